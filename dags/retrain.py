@@ -1,0 +1,136 @@
+"""``retrain_<model>`` for every config in ``configs/``: ingest >> validate >> train >> evaluate >> promote.
+
+Each task is a thin call into ``pipelines``; XCom carries references (paths, hashes, versions,
+small metric dicts), never data. Nothing here touches a connection, variable or database at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from pipelines.config import ModelConfig, load_all
+
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _as_of(context: Any) -> Any:
+    """The run's date: its logical date, or when it was due to run for asset-triggered runs."""
+    stamp = context.get("logical_date") or context["dag_run"].run_after
+    return stamp.date()
+
+
+def _source_url(cfg: ModelConfig) -> str:
+    """Env var first; then the Airflow connection named in the config; then the config's default."""
+    import os
+
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    connection_url = None
+    if cfg.source.conn_id and not os.environ.get(cfg.source.url_env):
+        try:
+            conn = Connection.get(cfg.source.conn_id)
+        except AirflowNotFoundException:
+            conn = None
+        if conn is not None:
+            connection_url = (conn.extra_dejson or {}).get("sqlalchemy_url") or conn.get_uri().replace(
+                "postgres://", "postgresql+psycopg2://", 1
+            )
+    return cfg.source.resolve_url(connection_url)
+
+
+def build_retrain_dag(cfg: ModelConfig) -> DAG:
+    """One retrain DAG for one model config."""
+
+    @dag(
+        dag_id=f"retrain_{cfg.name}",
+        description=f"Retrain {cfg.name}: {cfg.description}",
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(cfg.schedule.cron, timezone="UTC"),
+            assets=[Asset(name=cfg.drift_asset)],
+        ),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["retrain", cfg.name, cfg.task],
+        default_args={"owner": cfg.owner, "retries": 2, "retry_delay": timedelta(minutes=2)},
+        params={
+            "training_days": Param(
+                None, type=["null", "integer"], minimum=1, description="Override the config's training days."
+            ),
+            "dry_run": Param(False, type="boolean", description="Evaluate but never move the champion alias."),
+        },
+        doc_md=f"""
+### Retrain `{cfg.name}`
+{cfg.description}
+
+Runs nightly (`{cfg.schedule.cron}` UTC) and whenever the asset `{cfg.drift_asset}` reports
+confirmed drift. The run's logical date D selects the data: {cfg.windows.training_days} training days then
+{cfg.windows.holdout_days} holdout days, all before D. A failed quality check stops the run before training.
+The champion moves only when the policy in `configs/{cfg.name}.yaml` says so, and never to a model trained
+on an older window. Set `dry_run` to evaluate without promoting.
+""",
+    )
+    def retrain() -> None:
+        @task
+        def ingest() -> dict[str, Any]:
+            from pipelines.ingest import ingest as run_ingest
+
+            context = get_current_context()
+            days = context["params"].get("training_days")
+            return run_ingest(cfg, _as_of(context), _source_url(cfg), days).to_dict()
+
+        @task
+        def validate(snapshot: dict[str, Any]) -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from pipelines.ingest import Snapshot
+            from pipelines.quality import QualityGateFailed
+            from pipelines.quality import validate as run_validate
+
+            report = run_validate(cfg, Snapshot(**snapshot))
+            if not report.success:
+                raise AirflowFailException(str(QualityGateFailed(report)))
+            return report.to_dict()
+
+        @task
+        def train(snapshot: dict[str, Any]) -> dict[str, Any]:
+            from pipelines.ingest import Snapshot
+            from pipelines.train import Lineage
+            from pipelines.train import train as run_train
+
+            context = get_current_context()
+            lineage = Lineage(trigger=str(context["dag_run"].run_type), airflow_run_id=context["run_id"])
+            return run_train(cfg, Snapshot(**snapshot), lineage).to_dict()
+
+        @task
+        def evaluate(snapshot: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+            from pipelines.evaluate import evaluate as run_evaluate
+            from pipelines.ingest import Snapshot
+
+            return run_evaluate(cfg, Snapshot(**snapshot), trained["version"]).to_dict()
+
+        @task
+        def promote(decision: dict[str, Any]) -> dict[str, Any]:
+            from pipelines.evaluate import Decision
+            from pipelines.promote import promote as run_promote
+
+            dry_run = bool(get_current_context()["params"].get("dry_run"))
+            return run_promote(Decision.from_dict(decision), dry_run=dry_run).to_dict()
+
+        snapshot = ingest()
+        checked = validate(snapshot)
+        trained = train(snapshot)
+        checked >> trained
+        promote(evaluate(snapshot, trained))
+
+    return retrain()
+
+
+for _cfg in load_all():
+    globals()[f"retrain_{_cfg.name}"] = build_retrain_dag(_cfg)

@@ -1,0 +1,160 @@
+"""``python -m pipelines VERB``: the library without Airflow, for ops and debugging."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pipelines import config as config_mod
+from pipelines.windows import parse_day
+
+
+def _day(text: str) -> Any:
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a whole number of at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    seed = verbs.add_parser("seed", help="write the synthetic demo dataset into the source database")
+    seed.add_argument("--source-url", help="SQLAlchemy URL (default: the demo model's source)")
+    seed.add_argument("--start", type=_day, default=None, help="first day, YYYY-MM-DD (default 2026-01-01)")
+    seed.add_argument("--days", type=_positive, default=120)
+    seed.add_argument("--rows-per-day", type=_positive, default=400)
+    seed.add_argument("--seed", type=int, default=7)
+
+    for name, text in (
+        ("ingest", "snapshot one window (debugging)"),
+        ("validate", "snapshot and run the quality gate (debugging)"),
+        ("retrain", "run the whole chain in this process"),
+    ):
+        verb = verbs.add_parser(name, help=text)
+        verb.add_argument("--model", default="demo")
+        verb.add_argument("--as-of", type=_day, required=True, help="the run's date, YYYY-MM-DD")
+        verb.add_argument("--source-url", help="override the model's source URL")
+        verb.add_argument("--training-days", type=_positive)
+        verb.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        if name == "retrain":
+            verb.add_argument("--dry-run", action="store_true", help="evaluate but never promote")
+
+    status = verbs.add_parser("status", help="champion, challenger, previous champion, recent decisions")
+    status.add_argument("--model", default="demo")
+    status.add_argument("--json", action="store_true")
+
+    rollback = verbs.add_parser("rollback", help="point the champion back at an earlier version")
+    rollback.add_argument("--model", default="demo")
+    rollback.add_argument("--to-version", type=_positive)
+    rollback.add_argument("--reason", default="manual rollback")
+    rollback.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_VERBS[args.verb](args))
+    except (config_mod.ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print("\n".join(lines))
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from pipelines.seed import DEFAULT_START, seed
+
+    url = args.source_url or config_mod.load_model("demo").source.resolve_url()
+    result = seed(url, args.start or DEFAULT_START, args.days, args.rows_per_day, args.seed)
+    print(f"seeded {result.rows} rows into {result.table}: {result.first_day} .. {result.last_day}")
+    return 0
+
+
+def _stage(args: argparse.Namespace) -> int:
+    from pipelines.ingest import ingest
+    from pipelines.quality import validate
+
+    cfg = config_mod.load_model(args.model)
+    snapshot = ingest(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), args.training_days)
+    payload: dict[str, Any] = {"snapshot": snapshot.to_dict()}
+    lines = [f"snapshot {snapshot.path}: {snapshot.rows} rows, hash {snapshot.content_hash}"]
+    if args.verb == "validate":
+        report = validate(cfg, snapshot)
+        payload["quality"] = report.to_dict()
+        lines.append(
+            f"suite {report.suite}: {'passed' if report.success else 'FAILED'} ({report.evaluated} expectations)"
+        )
+        lines += [f"  critical: {c}" for c in report.critical] + [f"  warning: {w}" for w in report.warnings]
+        _emit(args, payload, lines)
+        return 0 if report.success else 1
+    _emit(args, payload, lines)
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from pipelines.retrain import retrain
+
+    cfg = config_mod.load_model(args.model)
+    outcome = retrain(
+        cfg,
+        args.as_of,
+        args.source_url or cfg.source.resolve_url(),
+        training_days=args.training_days,
+        dry_run=args.dry_run,
+        progress=_progress,
+    )
+    head = f"{cfg.name} as of {outcome.as_of}: {outcome.status}" + (f" v{outcome.version}" if outcome.version else "")
+    _emit(args, outcome.to_dict(), [head, *(f"  {r}" for r in outcome.reasons)])
+    if outcome.status == "failed" and not args.json:
+        print(f"error: {outcome.reasons[0]}", file=sys.stderr)
+    return 1 if outcome.status == "failed" else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pipelines.status import history_lines, status
+
+    config_mod.load_model(args.model)
+    report = status(args.model)
+    _emit(args, report, history_lines(report))
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from pipelines.promote import rollback
+
+    config_mod.load_model(args.model)
+    result = rollback(args.model, args.to_version, args.reason)
+    _emit(args, result.to_dict(), result.reasons)
+    return 0
+
+
+_VERBS = {
+    "seed": _seed,
+    "ingest": _stage,
+    "validate": _stage,
+    "retrain": _retrain,
+    "status": _status,
+    "rollback": _rollback,
+}

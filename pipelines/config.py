@@ -1,0 +1,237 @@
+"""Typed model configuration: one YAML file in ``configs/`` per model.
+
+Every model is described by data alone: where its rows come from, which columns mean what, the
+windows it trains and is judged on, its XGBoost parameters, the promotion policy and its GX suite.
+Unknown keys are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines import settings
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Metric = Literal["roc_auc", "log_loss", "accuracy", "brier", "rmse", "mae", "r2"]
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "binary": ("roc_auc", "log_loss", "accuracy", "brier"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+
+class ConfigError(ValueError):
+    """A model config that cannot be used, with a message naming the file and the bad key."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=63)]
+
+
+class SourceConfig(_Frozen):
+    """Where rows come from. The URL is never in the file: it comes from an env var or a connection."""
+
+    url_env: str = Field(description="Environment variable holding the SQLAlchemy URL.")
+    conn_id: str | None = Field(default=None, description="Airflow connection used when the env var is unset.")
+    default_url: str | None = Field(
+        default=None,
+        description="Fallback URL without secrets, e.g. a SQLite file; '{home}' is the state folder.",
+    )
+    table: str | None = None
+    db_schema: str | None = Field(default=None, alias="schema")
+    query: str | None = Field(
+        default=None, description="SELECT with the bound parameters :window_start and :window_end."
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SourceConfig:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        if self.table is not None:
+            _identifier(self.table)
+        if self.db_schema is not None:
+            _identifier(self.db_schema)
+        if self.query is not None and not {":window_start", ":window_end"} <= set(re.findall(r":\w+", self.query)):
+            raise ValueError("'query' must use the bound parameters :window_start and :window_end")
+        return self
+
+    def resolve_url(self, connection_url: str | None = None) -> str:
+        """The SQLAlchemy URL: env var, then the given connection URL, then the default."""
+        url = os.environ.get(self.url_env) or connection_url or self.default_url
+        if not url:
+            raise ConfigError(
+                f"no source URL: set the environment variable {self.url_env}"
+                + (f" or the Airflow connection {self.conn_id}" if self.conn_id else "")
+            )
+        return url.replace("{home}", str(settings.home()))
+
+
+class ColumnsConfig(_Frozen):
+    timestamp: Identifier
+    entity_key: Identifier
+    label: Identifier
+    numeric: tuple[Identifier, ...] = ()
+    categorical: tuple[Identifier, ...] = ()
+
+    @field_validator("timestamp", "entity_key", "label")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        return _identifier(value)
+
+    @field_validator("numeric", "categorical")
+    @classmethod
+    def _plain_all(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_identifier(v) for v in values)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ColumnsConfig:
+        features = self.features
+        if not features:
+            raise ValueError("at least one numeric or categorical feature is needed")
+        names = [self.timestamp, self.entity_key, self.label, *features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"columns listed twice: {', '.join(dupes)}")
+        return self
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (self.timestamp, self.entity_key, *self.features, self.label)
+
+
+class WindowsConfig(_Frozen):
+    """Days of data for a run with as-of date D: training days, then holdout days, ending before D."""
+
+    training_days: int = Field(ge=1, le=3650)
+    holdout_days: int = Field(ge=1, le=365)
+    validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+
+
+class XGBoostConfig(_Frozen):
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+    num_boost_round: int = Field(default=500, ge=1)
+    early_stopping_rounds: int = Field(default=30, ge=1)
+    seed: int = 42
+
+
+class BootstrapConfig(_Frozen):
+    samples: int = Field(default=500, ge=50, le=20000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    require_significant: bool = Field(
+        default=False, description="Promote only when the whole interval shows an improvement."
+    )
+
+
+class PolicyConfig(_Frozen):
+    """Declarative champion/challenger policy, judged on the same holdout."""
+
+    primary_metric: Metric
+    floor: float = Field(description="The challenger's primary metric must reach this, always.")
+    min_improvement: float = Field(default=0.0, ge=0, description="Required gain over the champion.")
+    guards: dict[Metric, float] = Field(
+        default_factory=dict, description="Metric -> how much it may get worse than the champion's."
+    )
+    bootstrap: BootstrapConfig = BootstrapConfig()
+
+
+class QualityConfig(_Frozen):
+    suite: Identifier
+
+
+class ScheduleConfig(_Frozen):
+    cron: str = "0 2 * * *"
+
+
+class ModelConfig(_Frozen):
+    """Everything that describes one model; loaded from ``configs/<name>.yaml``."""
+
+    name: str
+    description: str = ""
+    task: Literal["binary", "regression"]
+    source: SourceConfig
+    columns: ColumnsConfig
+    windows: WindowsConfig
+    schedule: ScheduleConfig = ScheduleConfig()
+    xgboost: XGBoostConfig = XGBoostConfig()
+    policy: PolicyConfig
+    quality: QualityConfig
+    owner: str = "ml-platform"
+
+    @property
+    def drift_asset(self) -> str:
+        """Name of the Airflow asset whose events mean "drift confirmed, retrain"."""
+        return f"drift_{self.name}"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not MODEL_NAME.match(value):
+            raise ValueError("model names are lower case letters, digits and '_', starting with a letter")
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_fit_task(self) -> ModelConfig:
+        allowed = METRICS_BY_TASK[self.task]
+        used = [self.policy.primary_metric, *self.policy.guards]
+        wrong = [m for m in used if m not in allowed]
+        if wrong:
+            raise ValueError(f"metrics {wrong} do not apply to task {self.task!r}; use {list(allowed)}")
+        return self
+
+
+def load_config(path: Path) -> ModelConfig:
+    """Parse and validate one config file; errors name the file and each bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        cfg = ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+    if cfg.name != path.stem:
+        raise ConfigError(f"{path}: name {cfg.name!r} must match the file name {path.stem!r}")
+    return cfg
+
+
+def config_paths(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or settings.configs_dir()).glob("*.yaml"))
+
+
+def load_all(directory: Path | None = None) -> list[ModelConfig]:
+    """Every model config in the configs folder, sorted by name."""
+    return [load_config(p) for p in config_paths(directory)]
+
+
+def load_model(name: str, directory: Path | None = None) -> ModelConfig:
+    """The config of one model by name, with a clear error listing the known models."""
+    path = (directory or settings.configs_dir()) / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(p.stem for p in config_paths(directory)) or "none"
+        raise ConfigError(f"unknown model {name!r} (known: {known})")
+    return load_config(path)

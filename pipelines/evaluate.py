@@ -1,0 +1,211 @@
+"""Evaluate: champion vs challenger on the same holdout rows, judged by the config's declarative policy."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines import registry
+from pipelines.config import METRICS_BY_TASK, ModelConfig
+from pipelines.features import labels, model_frame, split
+from pipelines.ingest import Snapshot, load
+from pipelines.metrics import HIGHER_IS_BETTER, compute, gain, paired_bootstrap_gain
+from pipelines.train import predict
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one challenger, with every check that led to it."""
+
+    model: str
+    promote: bool
+    challenger_version: int
+    champion_version: int | None
+    checks: list[Check]
+    challenger_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None = None
+    gain_interval: tuple[float, float] | None = None
+    holdout_rows: int = 0
+    snapshot_hash: str = ""
+    evaluation_run_id: str | None = field(default=None, compare=False)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [str(c) for c in self.checks]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = self.reasons
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        fields = {k: v for k, v in data.items() if k != "reasons"}
+        fields["checks"] = [Check(**c) for c in data["checks"]]
+        if fields.get("gain_interval") is not None:
+            fields["gain_interval"] = tuple(fields["gain_interval"])
+        return cls(**fields)
+
+
+def judge(
+    cfg: ModelConfig,
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    interval: tuple[float, float] | None,
+    challenger_window_end: str | None = None,
+    champion_window_end: str | None = None,
+) -> list[Check]:
+    """Apply the policy to holdout metrics; the first model (no champion) faces only the floor."""
+    policy = cfg.policy
+    metric = policy.primary_metric
+    value = challenger[metric]
+    better = ">=" if HIGHER_IS_BETTER[metric] else "<="
+    meets_floor = bool(np.isfinite(value)) and gain(metric, value, policy.floor) >= 0
+    checks = [Check("floor", meets_floor, f"{metric} {value:.4f} must be {better} {policy.floor:.4f}")]
+    if champion is None:
+        checks.append(Check("champion", True, "no champion yet: only the floor applies"))
+        return checks
+    if challenger_window_end and champion_window_end and challenger_window_end < champion_window_end:
+        checks.append(
+            Check(
+                "data_window",
+                False,
+                f"challenger's data ends {challenger_window_end}, before the champion's "
+                f"{champion_window_end}: an older window never replaces a newer champion",
+            )
+        )
+    delta = gain(metric, value, champion[metric])
+    checks.append(
+        Check(
+            "improvement",
+            bool(np.isfinite(delta)) and delta >= policy.min_improvement,
+            f"{metric} {champion[metric]:.4f} -> {value:.4f} (gain {delta:+.4f}, needs >= {policy.min_improvement:+.4f})",
+        )
+    )
+    for guard, tolerance in policy.guards.items():
+        loss = -gain(guard, challenger[guard], champion[guard])
+        checks.append(
+            Check(
+                f"guard:{guard}",
+                bool(np.isfinite(loss)) and loss <= tolerance,
+                f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} (worse by {max(loss, 0):.4f}, tolerance {tolerance:.4f})",
+            )
+        )
+    if interval is not None:
+        low, high = interval
+        level = f"{policy.bootstrap.confidence:.0%}"
+        detail = f"{level} paired bootstrap interval of the {metric} gain: [{low:+.4f}, {high:+.4f}]"
+        if policy.bootstrap.require_significant:
+            checks.append(Check("significance", low > 0, detail + " must lie above 0"))
+        else:
+            checks.append(Check("significance", True, detail + " (informational)"))
+    return checks
+
+
+def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
+    """Score the challenger and the current champion on the snapshot's holdout and decide."""
+    holdout = split(load(snapshot), cfg, snapshot.window).holdout
+    features, y = model_frame(holdout, cfg), labels(holdout, cfg)
+    names = METRICS_BY_TASK[cfg.task]
+    challenger = registry.version(cfg.name, challenger_version)
+    champion = registry.by_alias(cfg.name, registry.CHAMPION)
+    challenger_scores = _scores(cfg, challenger_version, features)
+    challenger_metrics = compute(names, y, challenger_scores)
+    if champion is not None and champion.version == challenger_version:
+        checks = [Check("champion", False, f"version {challenger_version} is the champion already")]
+        return _logged(
+            Decision(
+                cfg.name,
+                False,
+                challenger_version,
+                champion.version,
+                checks,
+                challenger_metrics,
+                challenger_metrics,
+                None,
+                len(y),
+                snapshot.content_hash,
+            )
+        )
+    champion_metrics = interval = None
+    if champion is not None:
+        champion_scores = _scores(cfg, champion.version, features)
+        champion_metrics = compute(names, y, champion_scores)
+        boot = cfg.policy.bootstrap
+        interval = paired_bootstrap_gain(
+            cfg.policy.primary_metric,
+            y,
+            challenger_scores,
+            champion_scores,
+            boot.samples,
+            boot.confidence,
+            cfg.xgboost.seed,
+        )
+    checks = judge(
+        cfg,
+        challenger_metrics,
+        champion_metrics,
+        interval,
+        challenger.window_end,
+        champion.window_end if champion else None,
+    )
+    decision = Decision(
+        model=cfg.name,
+        promote=all(c.passed for c in checks),
+        challenger_version=challenger_version,
+        champion_version=champion.version if champion else None,
+        checks=checks,
+        challenger_metrics=challenger_metrics,
+        champion_metrics=champion_metrics,
+        gain_interval=interval,
+        holdout_rows=len(y),
+        snapshot_hash=snapshot.content_hash,
+    )
+    return _logged(decision)
+
+
+def _scores(cfg: ModelConfig, version: int, features: Any) -> np.ndarray:
+    import mlflow
+
+    registry.client()
+    return predict(mlflow.xgboost.load_model(f"models:/{cfg.name}/{version}"), features, cfg.task)
+
+
+def _logged(decision: Decision) -> Decision:
+    """Log the decision as an MLflow run of the model's experiment and return it with the run id."""
+    import mlflow
+
+    registry.client()
+    with mlflow.start_run(
+        experiment_id=registry.experiment_id(decision.model),
+        run_name=f"evaluate v{decision.challenger_version}",
+        tags={
+            "stage": "evaluate",
+            "challenger_version": str(decision.challenger_version),
+            "champion_version": str(decision.champion_version),
+            "promote": str(decision.promote),
+        },
+    ) as run:
+        finite = {f"challenger_{k}": v for k, v in decision.challenger_metrics.items() if np.isfinite(v)}
+        finite.update({f"champion_{k}": v for k, v in (decision.champion_metrics or {}).items() if np.isfinite(v)})
+        mlflow.log_metrics(finite)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "decision.json"
+            path.write_text(json.dumps(decision.to_dict(), indent=2))
+            mlflow.log_artifact(str(path))
+    return replace(decision, evaluation_run_id=run.info.run_id)

@@ -1,0 +1,100 @@
+"""Model metrics and the paired bootstrap used to compare champion and challenger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.stats import rankdata
+
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
+_EPS = 1e-15
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    positives = y == 1
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def log_loss(y: np.ndarray, score: np.ndarray) -> float:
+    p = np.clip(score, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def accuracy(y: np.ndarray, score: np.ndarray) -> float:
+    return float(np.mean((score >= 0.5) == (y == 1)))
+
+
+def brier(y: np.ndarray, score: np.ndarray) -> float:
+    return float(np.mean((score - y) ** 2))
+
+
+def rmse(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred - y) ** 2)))
+
+
+def mae(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(np.abs(pred - y)))
+
+
+def r2(y: np.ndarray, pred: np.ndarray) -> float:
+    total = float(np.sum((y - y.mean()) ** 2))
+    return float("nan") if total == 0 else 1 - float(np.sum((y - pred) ** 2)) / total
+
+
+METRICS: dict[str, MetricFn] = {
+    "roc_auc": roc_auc,
+    "log_loss": log_loss,
+    "accuracy": accuracy,
+    "brier": brier,
+    "rmse": rmse,
+    "mae": mae,
+    "r2": r2,
+}
+HIGHER_IS_BETTER = {
+    "roc_auc": True,
+    "accuracy": True,
+    "r2": True,
+    "log_loss": False,
+    "brier": False,
+    "rmse": False,
+    "mae": False,
+}
+
+
+def compute(names: tuple[str, ...], y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    return {name: METRICS[name](y, score) for name in names}
+
+
+def gain(metric: str, new: float, old: float) -> float:
+    """How much better ``new`` is than ``old`` (positive = better), whatever the metric's direction."""
+    return new - old if HIGHER_IS_BETTER[metric] else old - new
+
+
+def paired_bootstrap_gain(
+    metric: str,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    samples: int,
+    confidence: float,
+    seed: int,
+) -> tuple[float, float]:
+    """Confidence interval of the challenger's gain, resampling the same rows for both models."""
+    fn = METRICS[metric]
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    gains = np.empty(samples)
+    for i in range(samples):
+        idx = rng.integers(0, n, n)
+        gains[i] = gain(metric, fn(y[idx], challenger[idx]), fn(y[idx], champion[idx]))
+    gains = gains[~np.isnan(gains)]
+    if gains.size == 0:
+        return float("nan"), float("nan")
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(gains, [tail, 100 - tail])
+    return float(low), float(high)

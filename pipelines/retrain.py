@@ -1,0 +1,81 @@
+"""The whole chain in one process: ingest, validate, train, evaluate, promote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from pipelines.config import ModelConfig
+from pipelines.evaluate import evaluate
+from pipelines.ingest import ingest
+from pipelines.promote import promote
+from pipelines.quality import QualityGateFailed, validate
+from pipelines.train import Lineage, train
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """The stable ``retrain --json`` shape."""
+
+    model: str
+    as_of: str
+    status: str  # "promoted" | "rejected" | "dry_run" | "failed"
+    version: int | None
+    reasons: list[str]
+    stage: str | None = None
+    snapshot: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def retrain(
+    cfg: ModelConfig,
+    as_of: date,
+    source_url: str,
+    lineage: Lineage | None = None,
+    training_days: int | None = None,
+    dry_run: bool = False,
+    progress: Progress = lambda _: None,
+) -> RetrainOutcome:
+    """Run every stage for ``as_of``; a failed stage gives status ``failed`` naming the stage."""
+    stage = "ingest"
+    snapshot = None
+    try:
+        progress(f"ingest: reading the window before {as_of}")
+        snapshot = ingest(cfg, as_of, source_url, training_days)
+        progress(
+            f"ingest: {snapshot.rows} rows, {snapshot.window_start}..{snapshot.window_end}, hash {snapshot.content_hash[:12]}"
+        )
+        stage = "validate"
+        report = validate(cfg, snapshot)
+        if not report.success:
+            raise QualityGateFailed(report)
+        progress(f"validate: {report.evaluated} expectations, {len(report.warnings)} warning(s)")
+        stage = "train"
+        trained = train(cfg, snapshot, lineage)
+        progress(f"train: version {trained.version}" + (" (reused, same data and code)" if trained.reused else ""))
+        stage = "evaluate"
+        decision = evaluate(cfg, snapshot, trained.version)
+        progress(f"evaluate: {'promote' if decision.promote else 'keep the champion'}")
+        stage = "promote"
+        result = promote(decision, dry_run=dry_run)
+    except Exception as exc:  # every stage failure becomes a reported outcome
+        return RetrainOutcome(
+            cfg.name,
+            as_of.isoformat(),
+            "failed",
+            None,
+            [f"{stage} failed: {exc}"],
+            stage,
+            snapshot.to_dict() if snapshot else None,
+        )
+    metrics = {"challenger": decision.challenger_metrics, "champion": decision.champion_metrics}
+    return RetrainOutcome(
+        cfg.name, as_of.isoformat(), result.status, result.version, result.reasons, None, snapshot.to_dict(), metrics
+    )
