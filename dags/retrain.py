@@ -105,7 +105,8 @@ on an older window. Set `dry_run` to evaluate without promoting.
             from pipelines.train import train as run_train
 
             context = get_current_context()
-            lineage = Lineage(trigger=str(context["dag_run"].run_type), airflow_run_id=context["run_id"])
+            run_type = context["dag_run"].run_type
+            lineage = Lineage(trigger=getattr(run_type, "value", str(run_type)), airflow_run_id=context["run_id"])
             return run_train(cfg, Snapshot(**snapshot), lineage).to_dict()
 
         @task

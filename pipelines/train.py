@@ -158,6 +158,7 @@ def _log_and_register(
                 signature=infer_signature(example, predict(model, example, cfg.task)),
                 input_example=example,
                 registered_model_name=cfg.name,
+                pip_requirements=[*mlflow.xgboost.get_default_pip_requirements(), f"pandas=={pd.__version__}"],
             )
     return int(info.registered_model_version), run.info.run_id
 

@@ -1,0 +1,56 @@
+# Two commands do all set-up on a fresh machine with Python 3.11 and make:
+#   make demo   creates .venv, installs, runs the retrain DAG on embedded defaults
+#   make test   installs what it needs and runs the whole suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export PIPELINES_HOME ?= $(CURDIR)/.local
+export AIRFLOW_HOME ?= $(PIPELINES_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: help install demo test lint up down clean
+
+help:
+	@echo "make demo   seed demo data and run the retrain DAG for several dates (embedded defaults)"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make up     start Airflow (UI :8080) and the MLflow UI (:5000) on the state in $(PIPELINES_HOME)"
+	@echo "make down   stop what make up started"
+	@echo "make clean  delete the state folder $(PIPELINES_HOME)"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is needed, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(PY) scripts/demo.py
+
+lint: install
+	$(VENV)/bin/ruff check pipelines dags plugins tests scripts
+	$(VENV)/bin/ruff format --check pipelines dags plugins tests scripts
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest
+
+up: install
+	$(PY) scripts/stack.py up
+
+down:
+	$(PY) scripts/stack.py down
+
+clean: down
+	rm -rf "$(PIPELINES_HOME)"

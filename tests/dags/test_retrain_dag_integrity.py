@@ -1,0 +1,81 @@
+"""The retrain DAGs parse cleanly, purely, with the expected graph, schedule and defaults."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import load_all
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.airflow
+
+
+def test_dag_folder_has_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_every_config_gets_a_retrain_dag(dagbag):
+    assert {f"retrain_{cfg.name}" for cfg in load_all()} <= set(dagbag.dag_ids)
+
+
+def test_task_graph_is_ingest_validate_train_evaluate_promote(dagbag):
+    dag = dagbag.get_dag("retrain_demo")
+    chain = ["ingest", "validate", "train", "evaluate", "promote"]
+    assert sorted(dag.task_ids) == sorted(chain)
+    for upstream, downstream in zip(chain, chain[1:], strict=False):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    assert dag.get_task("promote").downstream_task_ids == set()
+
+
+def test_schedule_is_nightly_cron_or_drift_asset(dagbag):
+    dag = dagbag.get_dag("retrain_demo")
+    timetable = dag.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert timetable.timetable._expression == "0 2 * * *"
+    assert "drift_demo" in repr(timetable.asset_condition)
+
+
+def test_defaults_follow_the_house_rules(dagbag):
+    dag = dagbag.get_dag("retrain_demo")
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.start_date == datetime(2026, 1, 1, tzinfo=UTC)
+    assert {"retrain", "demo"} <= set(dag.tags)
+    assert dag.default_args["retries"] >= 1
+    assert "demo" in dag.doc_md
+    assert set(dag.params.keys()) == {"training_days", "dry_run"}
+    assert dag.params["dry_run"] is False
+
+
+def test_parsing_touches_no_connection_variable_or_database(airflow_db, monkeypatch):
+    import sqlalchemy
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import Connection, Variable
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("touched at parse time")
+
+    monkeypatch.setattr(Connection, "get", forbidden)
+    monkeypatch.setattr(Variable, "get", forbidden)
+    monkeypatch.setattr(sqlalchemy, "create_engine", forbidden)
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert "retrain_demo" in bag.dag_ids
+
+
+def test_a_new_yaml_and_suite_give_a_new_dag_without_code(airflow_db, tmp_path: Path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    shutil.copy(ROOT / "configs" / "demo.yaml", configs / "demo.yaml")
+    text = (ROOT / "configs" / "demo.yaml").read_text().replace("name: demo", "name: churn_eu")
+    (configs / "churn_eu.yaml").write_text(text)
+    monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert {"retrain_demo", "retrain_churn_eu"} <= set(bag.dag_ids)

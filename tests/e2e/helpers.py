@@ -1,0 +1,12 @@
+"""Running a DAG for one date with ``dag.test()`` and reading back what happened."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+
+def run_dag(dag: Any, day: date, conf: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
+    """Run ``dag`` for logical date ``day``; returns the run state and each task's state."""
+    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
+    return str(run.state), {ti.task_id: str(ti.state) for ti in run.get_task_instances()}

@@ -1,0 +1,67 @@
+"""End to end through Airflow's ``dag.test()``: real DAG, real GX suite, real MLflow registry."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines import registry
+from pipelines.status import status
+from tests.e2e.helpers import run_dag
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+
+def test_nightly_runs_promote_then_never_demote_to_an_older_window(dagbag, seeded_source, monkeypatch):
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", seeded_source)
+    dag = dagbag.get_dag("retrain_demo")
+
+    state, tasks = run_dag(dag, date(2026, 3, 20))
+    assert state == "success", tasks
+    first = registry.by_alias("demo", registry.CHAMPION)
+    assert first is not None and first.window_end == "2026-03-20"
+    assert first.tags["trigger"] == "manual"
+    assert first.tags["airflow_run_id"].startswith("manual__")
+    assert first.tags["suite"] == "demo" and first.tags["code_version"] == "test"
+    assert len(first.tags["snapshot_hash"]) == 64
+
+    state, _ = run_dag(dag, date(2026, 3, 27))
+    assert state == "success"
+    second = registry.by_alias("demo", registry.CHALLENGER)
+    assert second is not None and second.version != first.version
+    assert second.tags["decision"] in {"promoted", "rejected"}
+    champion_after_newer = registry.by_alias("demo", registry.CHAMPION)
+
+    state, _ = run_dag(dag, date(2026, 3, 5))
+    assert state == "success"
+    old = registry.by_alias("demo", registry.CHALLENGER)
+    assert old is not None and old.window_end == "2026-03-05"
+    assert old.tags["decision"] == "rejected"
+    assert any("older window never replaces" in r for r in status("demo")["decisions"][0]["reasons"])
+    assert registry.by_alias("demo", registry.CHAMPION) == champion_after_newer
+
+
+def test_dry_run_evaluates_but_never_promotes(dagbag, seeded_source, monkeypatch):
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", seeded_source)
+    state, tasks = run_dag(dagbag.get_dag("retrain_demo"), date(2026, 3, 20), conf={"dry_run": True})
+    assert state == "success", tasks
+    assert registry.by_alias("demo", registry.CHALLENGER) is not None
+    assert registry.by_alias("demo", registry.CHAMPION) is None
+
+
+def test_failed_quality_gate_stops_before_training(dagbag, seeded_source, monkeypatch):
+    engine = sa.create_engine(seeded_source)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE customer_events SET plan = NULL WHERE event_ts >= :day"), {"day": "2026-03-10"})
+    engine.dispose()
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", seeded_source)
+
+    state, tasks = run_dag(dagbag.get_dag("retrain_demo"), date(2026, 3, 20))
+
+    assert state == "failed"
+    assert tasks["ingest"] == "success"
+    assert tasks["validate"] == "failed"
+    assert tasks["train"] == tasks["evaluate"] == tasks["promote"] == "upstream_failed"
+    assert registry.all_versions("demo") == []
