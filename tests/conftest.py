@@ -43,6 +43,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh state folder (snapshots, MLflow store, GX context) for one test."""
     path = tmp_path / "home"
     monkeypatch.setenv("PIPELINES_HOME", str(path))
+    # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; pin it per test so no store leaks into the next.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path / 'mlflow.db'}")
     return path
 
 

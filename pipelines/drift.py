@@ -1,0 +1,490 @@
+"""Drift: the current window against the champion's reference profile, judged by the config's policy.
+
+Statistics, each from one vectorised pass over a current column (``profile.py`` does the binning):
+
+- PSI on the reference's quantile bins (numeric features, the model's scores) or categories;
+- KS for numeric features, on the profile's quantile sketch: the largest gap between the reference and
+  current CDFs at the sketch's cut points. That is the two-sample KS statistic of the binned reference,
+  a lower bound of the exact statistic (short of it by at most about one sketch bin's mass), computed
+  without the reference rows;
+- Jensen-Shannon distance (base 2) and the chi-squared test of homogeneity for categorical features
+  (the p-value is reported only: with large windows it flags negligible shifts);
+- the change in missing rate. The distribution statistics compare present values only.
+
+A check sees drift when the policy says so (a key feature over an act threshold, too large a share of
+features over one, or prediction drift); ``confirm`` then requires it in consecutive checks and holds
+it back during the cooldown after a drift-triggered retrain.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipelines.profile import CategoricalProfile, NumericProfile, Profile, numeric_values, require_columns, score_values
+
+Status = Literal["ok", "warn", "act"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureThresholds(_Frozen):
+    """Overrides for one feature; unset values fall back to the defaults in ``DriftThresholds``."""
+
+    psi_warn: float | None = Field(default=None, gt=0)
+    psi_act: float | None = Field(default=None, gt=0)
+    ks_act: float | None = Field(default=None, gt=0, le=1)
+    js_act: float | None = Field(default=None, gt=0, le=1)
+    missing_rate_act: float | None = Field(default=None, gt=0, le=1)
+
+
+class DriftThresholds(_Frozen):
+    """When a statistic marks a feature "warn" or "act" (strictly above the threshold)."""
+
+    psi_warn: float = Field(default=0.1, gt=0, description="PSI 0.1-0.25 is the customary 'moderate shift'.")
+    psi_act: float = Field(default=0.25, gt=0, description="PSI above 0.25 is the customary 'significant shift'.")
+    ks_act: float = Field(
+        default=0.1, gt=0, le=1, description="KS (numeric): 0.1 is about a quarter standard deviation of mean shift."
+    )
+    js_act: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance, base 2 (categorical).")
+    missing_rate_act: float = Field(default=0.1, gt=0, le=1, description="Absolute change of the missing rate.")
+    prediction_psi_act: float = Field(default=0.25, gt=0, description="PSI of the model's scores.")
+    features: dict[str, FeatureThresholds] = Field(default_factory=dict, description="Per-feature overrides.")
+
+    @model_validator(mode="after")
+    def _warn_below_act(self) -> DriftThresholds:
+        for name in ["", *self.features]:
+            limits = self.for_feature(name)
+            if limits.psi_warn > limits.psi_act:
+                where = f" for feature {name!r}" if name else ""
+                raise ValueError(f"psi_warn {limits.psi_warn} exceeds psi_act {limits.psi_act}{where}")
+        return self
+
+    def for_feature(self, name: str) -> DriftThresholds:
+        """The thresholds that apply to one feature: its overrides over the defaults."""
+        override = self.features.get(name)
+        updates = override.model_dump(exclude_none=True) if override else {}
+        return self.model_copy(update={**updates, "features": {}})
+
+
+class DriftPolicy(_Frozen):
+    """What makes a check "drift", and what confirms it."""
+
+    key_features: tuple[str, ...] = Field(default=(), description="Any of these over an act threshold is drift.")
+    max_share_drifted: float = Field(
+        default=0.3, gt=0, le=1, description="Drift when more than this share of features is over an act threshold."
+    )
+    prediction_drift: bool = Field(default=True, description="Drift when the scores' PSI is over its act threshold.")
+    consecutive_checks: int = Field(default=2, ge=1, le=100, description="Checks in a row with drift to confirm it.")
+    cooldown_hours: int = Field(default=24, ge=0, description="No second drift-triggered retrain within this time.")
+
+
+class DriftConfig(_Frozen):
+    """Drift monitoring of one model: how often, on how much data, measured how, judged how."""
+
+    cron: str = Field(default="30 1 * * *", description="When the monitor runs (UTC); default daily at 01:30.")
+    window_days: int = Field(default=1, ge=1, le=365, description="Days of current data in one check.")
+    bins: int = Field(default=10, ge=2, le=100, description="Quantile bins per numeric feature for PSI.")
+    max_categories: int = Field(
+        default=20, ge=1, le=1000, description="Categories profiled per feature; the rest are '__other__'."
+    )
+    thresholds: DriftThresholds = DriftThresholds()
+    policy: DriftPolicy = DriftPolicy()
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = 1e-4) -> float:
+    """Population stability index of two histograms on the same bins; shares are floored at ``eps``."""
+    p = np.maximum(_shares(ref_counts), eps)
+    q = np.maximum(_shares(cur_counts), eps)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def ks_binned(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Largest gap between the two empirical CDFs at the bins' edges (KS of the binned samples)."""
+    ref_cdf = np.cumsum(ref_counts) / np.sum(ref_counts)
+    cur_cdf = np.cumsum(cur_counts) / np.sum(cur_counts)
+    return float(np.max(np.abs(ref_cdf - cur_cdf)))
+
+
+def js_distance(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Jensen-Shannon distance, base 2: 0 for equal distributions, 1 for disjoint ones."""
+    p, q = _shares(ref_counts), _shares(cur_counts)
+    m = (p + q) / 2
+    divergence = (_kl2(p, m) + _kl2(q, m)) / 2
+    return float(np.sqrt(max(divergence, 0.0)))
+
+
+def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Chi-squared statistic and p-value of "both samples come from one distribution"."""
+    from scipy.stats import chi2
+
+    table = np.vstack([ref_counts, cur_counts]).astype("float64")
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, float(chi2.sf(statistic, table.shape[1] - 1))
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """One check: per-feature statistics and status, and this check's verdict before ``confirm``."""
+
+    drift: bool
+    features: dict[str, dict[str, Any]]
+    drifted: list[str]
+    prediction_psi: float | None
+    reasons: list[str]
+    rows: int
+    reference_rows: int
+    prediction_counts: list[int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def drift_report(
+    profile: Profile, current: pd.DataFrame, predictions: np.ndarray | None, cfg: DriftConfig
+) -> DriftReport:
+    """Compare the current window (and the champion's scores on it) with the reference profile."""
+    if current.empty:
+        raise ValueError("the current window has no rows: nothing to compare with the reference")
+    require_columns(current, profile.features, "current data")
+    named = {*cfg.policy.key_features, *cfg.thresholds.features}
+    unknown = sorted(named - set(profile.features))
+    if unknown:
+        raise ValueError(f"drift config names features the profile lacks: {', '.join(unknown)}")
+
+    features: dict[str, dict[str, Any]] = {}
+    for name, numeric in profile.numeric.items():
+        features[name] = _numeric_stats(numeric, numeric_values(current, name), cfg.thresholds.for_feature(name))
+    for name, categorical in profile.categorical.items():
+        features[name] = _categorical_stats(categorical, current[name], cfg.thresholds.for_feature(name))
+
+    prediction_psi, prediction_counts = None, None
+    if predictions is not None:
+        counts, _, _ = profile.predictions.histogram(score_values(predictions))
+        prediction_counts = counts.tolist()
+        if _both_present(profile.predictions.counts, counts):
+            prediction_psi = psi(np.asarray(profile.predictions.counts), counts)
+
+    drifted = [name for name, stats in features.items() if stats["status"] == "act"]
+    reasons = _verdict(features, drifted, prediction_psi, cfg)
+    return DriftReport(
+        drift=bool(reasons),
+        features=features,
+        drifted=drifted,
+        prediction_psi=prediction_psi,
+        reasons=reasons or [_no_drift(features, drifted, prediction_psi, cfg)],
+        rows=len(current),
+        reference_rows=profile.n_rows,
+        prediction_counts=prediction_counts,
+    )
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """A past check as remembered between runs: when, whether it saw drift, whether it triggered a retrain."""
+
+    time: datetime
+    drift: bool
+    triggered: bool = False
+
+    def __post_init__(self) -> None:
+        _require_aware(self.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time.isoformat(), "drift": self.drift, "triggered": self.triggered}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckRecord:
+        return cls(datetime.fromisoformat(data["time"]), bool(data["drift"]), bool(data.get("triggered", False)))
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    confirmed: bool
+    reason: str
+    consecutive: int
+    cooldown_until: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
+        return data
+
+
+def confirm(history: Sequence[CheckRecord], report: DriftReport, cfg: DriftConfig, now: datetime) -> Confirmation:
+    """Drift is confirmed after ``consecutive_checks`` checks in a row with drift, outside the cooldown.
+
+    Only records before ``now`` (the check's logical time) count, so re-running a check gives the same answer.
+    """
+    _require_aware(now)
+    earlier = sorted((r for r in history if r.time < now), key=lambda r: r.time)
+    if not report.drift:
+        return Confirmation(False, "no drift in this check", 0)
+    streak = 1
+    for record in reversed(earlier):
+        if not record.drift:
+            break
+        streak += 1
+    needed = cfg.policy.consecutive_checks
+    if streak < needed:
+        return Confirmation(False, f"{streak} of {needed} consecutive checks with drift", streak)
+    seen = f"drift in {streak} consecutive checks" if streak > 1 else "drift in this check"
+    triggers = [r.time for r in earlier if r.triggered]
+    if triggers:
+        until = max(triggers) + timedelta(hours=cfg.policy.cooldown_hours)
+        if now < until:
+            return Confirmation(
+                False,
+                f"{seen}, but in cooldown until {until.isoformat()} (drift-triggered retrain at {max(triggers).isoformat()})",
+                streak,
+                until,
+            )
+    return Confirmation(True, seen, streak)
+
+
+class DriftHistory:
+    """Check records in a JSON-lines file; a re-run of a check (same time) replaces its earlier record."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def append(self, record: CheckRecord) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record.to_dict()) + "\n")
+
+    def records(self) -> list[CheckRecord]:
+        if not self.path.exists():
+            return []
+        by_time: dict[datetime, CheckRecord] = {}
+        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = CheckRecord.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{self.path}:{number}: not a drift check record: {exc}") from exc
+            by_time[record.time] = record
+        return sorted(by_time.values(), key=lambda r: r.time)
+
+
+def render_html(report: DriftReport, profile: Profile, title: str = "Drift report") -> str:
+    """A self-contained page: verdict, a sortable table and one reference-vs-current plot per feature."""
+    rows = []
+    for name, stats in report.features.items():
+        if name in profile.numeric:
+            numeric = profile.numeric[name]
+            plot = _bar_plot(name, _bin_labels(numeric.cuts), numeric.counts, stats["counts"])
+        else:
+            categorical = profile.categorical[name]
+            plot = _bar_plot(name, categorical.labels, categorical.counts, stats["counts"])
+        cells = [
+            html.escape(name),
+            stats["kind"],
+            f'<span class="{stats["status"]}">{stats["status"]}</span>',
+            *(_fmt(stats.get(key)) for key in ("psi", "ks", "js", "chi2_p")),
+            *(_fmt(stats[key]) for key in ("missing_rate_ref", "missing_rate_cur", "missing_delta")),
+            f'<img alt="{html.escape(name)}" src="data:image/png;base64,{plot}">',
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    headers = ["feature", "kind", "status", "PSI", "KS", "JS", "chi2 p", "missing ref", "missing cur", "missing delta"]
+    prediction = ""
+    if report.prediction_counts is not None:
+        edges = _bin_labels(profile.predictions.cuts)
+        plot = _bar_plot("scores", edges, profile.predictions.counts, report.prediction_counts)
+        prediction = (
+            f"<h2>Model scores: PSI {_fmt(report.prediction_psi)}</h2>"
+            f'<img alt="scores" src="data:image/png;base64,{plot}">'
+        )
+    verdict = "DRIFT" if report.drift else "no drift"
+    return _PAGE.format(
+        title=html.escape(title),
+        verdict_class="act" if report.drift else "ok",
+        verdict=verdict,
+        rows_cur=report.rows,
+        rows_ref=report.reference_rows,
+        reasons="".join(f"<li>{html.escape(r)}</li>" for r in report.reasons),
+        prediction=prediction,
+        headers="".join(f'<th onclick="sortBy({i})">{h}</th>' for i, h in enumerate(headers))
+        + "<th>reference vs current</th>",
+        rows="\n".join(rows),
+    )
+
+
+def _shares(counts: np.ndarray | Sequence[int]) -> np.ndarray:
+    values = np.asarray(counts, dtype="float64")
+    return values / values.sum()
+
+
+def _kl2(p: np.ndarray, m: np.ndarray) -> float:
+    present = p > 0
+    return float(np.sum(p[present] * np.log2(p[present] / m[present])))
+
+
+def _both_present(ref_counts: Sequence[int], cur_counts: np.ndarray) -> bool:
+    """Distribution statistics need present values on both sides."""
+    return sum(ref_counts) > 0 and int(cur_counts.sum()) > 0
+
+
+def _missing(ref_rate: float, missing: int, rows: int) -> dict[str, float]:
+    cur_rate = missing / rows
+    return {"missing_rate_ref": ref_rate, "missing_rate_cur": cur_rate, "missing_delta": cur_rate - ref_rate}
+
+
+def _numeric_stats(ref: NumericProfile, values: np.ndarray, limits: DriftThresholds) -> dict[str, Any]:
+    counts, sketch_counts, missing = ref.histogram(values)
+    present = _both_present(ref.counts, counts)
+    stats = {
+        "kind": "numeric",
+        "psi": psi(np.asarray(ref.counts), counts) if present else None,
+        "ks": ks_binned(np.asarray(ref.sketch_counts), sketch_counts) if present else None,
+        **_missing(ref.missing_rate, missing, len(values)),
+        "counts": counts.tolist(),
+    }
+    return _judge(stats, limits)
+
+
+def _categorical_stats(ref: CategoricalProfile, series: pd.Series, limits: DriftThresholds) -> dict[str, Any]:
+    counts, missing = ref.histogram(series)
+    present = _both_present(ref.counts, counts)
+    ref_counts = np.asarray(ref.counts)
+    chi2_stat, chi2_p = chi2_homogeneity(ref_counts, counts) if present else (None, None)
+    stats = {
+        "kind": "categorical",
+        "psi": psi(ref_counts, counts) if present else None,
+        "js": js_distance(ref_counts, counts) if present else None,
+        "chi2": chi2_stat,
+        "chi2_p": chi2_p,
+        **_missing(ref.missing_rate, missing, len(series)),
+        "counts": counts.tolist(),
+    }
+    return _judge(stats, limits)
+
+
+def _judge(stats: dict[str, Any], limits: DriftThresholds) -> dict[str, Any]:
+    """Add the statistics over an act threshold ("over") and the feature's status."""
+    checks = [("psi", limits.psi_act), ("ks", limits.ks_act), ("js", limits.js_act)]
+    over = [f"{key} {stats[key]:.3f} > {limit:g}" for key, limit in checks if (stats.get(key) or 0.0) > limit]
+    if abs(stats["missing_delta"]) > limits.missing_rate_act:
+        over.append(f"missing rate {stats['missing_delta']:+.3f} beyond ±{limits.missing_rate_act:g}")
+    status: Status = "act" if over else "warn" if (stats["psi"] or 0.0) > limits.psi_warn else "ok"
+    return {**stats, "over": over, "status": status}
+
+
+def _verdict(
+    features: dict[str, dict[str, Any]], drifted: list[str], prediction_psi: float | None, cfg: DriftConfig
+) -> list[str]:
+    """The policy's reasons for drift in this check; empty when there is none."""
+    policy = cfg.policy
+    reasons = [f"key feature {k}: {'; '.join(features[k]['over'])}" for k in policy.key_features if k in drifted]
+    share = len(drifted) / max(len(features), 1)
+    if share > policy.max_share_drifted:
+        reasons.append(
+            f"{len(drifted)} of {len(features)} features ({share:.0%}) over an act threshold, "
+            f"more than {policy.max_share_drifted:.0%}: {', '.join(drifted)}"
+        )
+    limit = cfg.thresholds.prediction_psi_act
+    if policy.prediction_drift and prediction_psi is not None and prediction_psi > limit:
+        reasons.append(f"prediction PSI {prediction_psi:.3f} > {limit:g}")
+    return reasons
+
+
+def _no_drift(
+    features: dict[str, dict[str, Any]], drifted: list[str], prediction_psi: float | None, cfg: DriftConfig
+) -> str:
+    listed = f": {', '.join(drifted)}" if drifted else ""
+    keys = f", none of the key features {', '.join(cfg.policy.key_features)}" if cfg.policy.key_features else ""
+    limit = cfg.thresholds.prediction_psi_act
+    scores = "" if prediction_psi is None else f"; prediction PSI {prediction_psi:.3f} (limit {limit:g})"
+    return (
+        f"no drift: {len(drifted)} of {len(features)} features over an act threshold{listed} "
+        f"(drift above {cfg.policy.max_share_drifted:.0%}{keys}){scores}"
+    )
+
+
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None:
+        raise ValueError(f"times must be timezone-aware, got {moment.isoformat()}")
+
+
+def _bin_labels(cuts: Sequence[float]) -> list[str]:
+    if not cuts:
+        return ["all"]
+    inner = [f"[{a:.3g}, {b:.3g})" for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    return [f"< {cuts[0]:.3g}", *inner, f">= {cuts[-1]:.3g}"]
+
+
+def _bar_plot(name: str, labels: Sequence[str], ref_counts: Sequence[int], cur_counts: Sequence[int]) -> str:
+    """A small reference-vs-current bar chart of shares, as base64 PNG."""
+    from matplotlib.figure import Figure
+
+    positions = np.arange(len(labels))
+    ref = _shares(ref_counts) if sum(ref_counts) else np.zeros(len(labels))
+    cur = _shares(cur_counts) if sum(cur_counts) else np.zeros(len(labels))
+    fig = Figure(figsize=(4.2, 2.2), dpi=80)
+    ax = fig.subplots()
+    ax.bar(positions - 0.2, ref, width=0.4, label="reference", color="#9aa5b1")
+    ax.bar(positions + 0.2, cur, width=0.4, label="current", color="#3b75af")
+    ax.set_xticks(positions, labels, rotation=45, ha="right", fontsize=6)
+    ax.tick_params(axis="y", labelsize=6)
+    ax.set_title(name, fontsize=8)
+    ax.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2933; }}
+table {{ border-collapse: collapse; font-size: 0.85rem; }}
+th, td {{ border-bottom: 1px solid #e4e7eb; padding: 0.3rem 0.6rem; text-align: right; vertical-align: middle; }}
+td:first-child, th:first-child {{ text-align: left; }}
+th {{ cursor: pointer; background: #f5f7fa; position: sticky; top: 0; }}
+th:hover {{ background: #e4e7eb; }}
+.ok {{ color: #2f8132; }} .warn {{ color: #b7791f; font-weight: 600; }} .act {{ color: #c53030; font-weight: 700; }}
+</style></head><body>
+<h1>{title}: <span class="{verdict_class}">{verdict}</span></h1>
+<p>{rows_cur} current rows against {rows_ref} reference rows.</p>
+<ul>{reasons}</ul>
+{prediction}
+<h2>Features</h2>
+<table id="features"><thead><tr>{headers}</tr></thead><tbody>
+{rows}
+</tbody></table>
+<script>
+function sortBy(col) {{
+  const body = document.querySelector("#features tbody");
+  const rows = Array.from(body.rows);
+  const asc = body.dataset.col == col && body.dataset.dir != "asc";
+  const key = r => {{ const t = r.cells[col].innerText; const n = parseFloat(t); return isNaN(n) ? t : n; }};
+  rows.sort((a, b) => (key(a) > key(b) ? 1 : key(a) < key(b) ? -1 : 0) * (asc ? 1 : -1));
+  rows.forEach(r => body.appendChild(r));
+  body.dataset.col = col; body.dataset.dir = asc ? "asc" : "desc";
+}}
+</script>
+</body></html>
+"""

@@ -1,0 +1,230 @@
+"""Reference profile: what drift checks compare the current window against, without the reference rows.
+
+Numeric features and the model's scores keep quantile bins of their reference values (the PSI bins)
+and a finer quantile sketch (for the KS statistic); categorical features keep the counts of their most
+common categories and an ``__other__`` bucket. Missing values (NaN, None) are counted apart from the
+distributions. The profile is plain JSON, small enough to store next to the champion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+OTHER = "__other__"
+FORMAT = 1
+SKETCH_QUANTILES = 100
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """Quantile bins of the present values: bin ``i`` is ``[edges[i], edges[i + 1])``.
+
+    ``cuts`` are the deduplicated inner PSI edges and ``counts`` the reference rows per bin; the sketch is
+    the same for finer quantiles and holds every PSI cut, so one pass over new values fills both.
+    """
+
+    cuts: tuple[float, ...]
+    counts: tuple[int, ...]
+    sketch_cuts: tuple[float, ...]
+    sketch_counts: tuple[int, ...]
+    missing: int
+
+    def __post_init__(self) -> None:
+        if len(self.counts) != len(self.cuts) + 1 or len(self.sketch_counts) != len(self.sketch_cuts) + 1:
+            raise ValueError("a numeric profile needs one count more than cuts, for PSI bins and sketch alike")
+        if not set(self.cuts) <= set(self.sketch_cuts):
+            raise ValueError("every PSI cut must also be a sketch cut")
+
+    @property
+    def edges(self) -> tuple[float, ...]:
+        return (-np.inf, *self.cuts, np.inf)
+
+    @property
+    def missing_rate(self) -> float:
+        total = sum(self.counts) + self.missing
+        return self.missing / total if total else 0.0
+
+    def histogram(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """PSI-bin counts, sketch-bin counts and missing count of ``values``, from one sort of them."""
+        sketch_cuts = np.asarray(self.sketch_cuts, dtype="float64")
+        sketch_counts, missing = _sketch_histogram(values, sketch_cuts)
+        return _coarsen(sketch_cuts, sketch_counts, np.asarray(self.cuts, dtype="float64")), sketch_counts, missing
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    """Counts of the most common categories (as strings), then of all others under ``__other__``."""
+
+    categories: tuple[str, ...]
+    counts: tuple[int, ...]
+    missing: int
+
+    def __post_init__(self) -> None:
+        if len(self.counts) != len(self.categories) + 1:
+            raise ValueError("a categorical profile needs one count per category plus one for '__other__'")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (*self.categories, OTHER)
+
+    @property
+    def missing_rate(self) -> float:
+        total = sum(self.counts) + self.missing
+        return self.missing / total if total else 0.0
+
+    def histogram(self, series: pd.Series) -> tuple[np.ndarray, int]:
+        """Counts per profiled category (unseen ones under ``__other__``) and missing count, in one pass."""
+        present, missing = category_counts(series)
+        slot = pd.Index(self.categories).get_indexer(present.index)
+        slot[slot < 0] = len(self.categories)
+        counts = np.bincount(slot, weights=present.to_numpy(), minlength=len(self.categories) + 1)
+        return counts.astype("int64"), missing
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The reference profile of a model: its features and its scores on the reference data."""
+
+    n_rows: int
+    numeric: dict[str, NumericProfile]
+    categorical: dict[str, CategoricalProfile]
+    predictions: NumericProfile
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return (*self.numeric, *self.categorical)
+
+    def to_json(self) -> str:
+        """Plain JSON (no NaN or infinity), the same text for the same profile."""
+        data = {"format": FORMAT, **asdict(self)}
+        return json.dumps(data, allow_nan=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Profile:
+        try:
+            data = json.loads(text)
+            if data.get("format") != FORMAT:
+                raise ValueError(f"unsupported profile format {data.get('format')!r}, expected {FORMAT}")
+            return cls(
+                n_rows=int(data["n_rows"]),
+                numeric={k: _numeric_from(v) for k, v in data["numeric"].items()},
+                categorical={
+                    k: CategoricalProfile(tuple(v["categories"]), tuple(v["counts"]), v["missing"])
+                    for k, v in data["categorical"].items()
+                },
+                predictions=_numeric_from(data["predictions"]),
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a drift profile: {exc!r}") from exc
+
+
+def build_profile(
+    features: pd.DataFrame,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    predictions: np.ndarray,
+    bins: int = 10,
+    max_categories: int = 20,
+    sketch_quantiles: int = SKETCH_QUANTILES,
+) -> Profile:
+    """Profile the reference features and the model's scores on them (vectorised, no per-row Python)."""
+    if bins < 2 or sketch_quantiles < 2 or max_categories < 1:
+        raise ValueError("bins and sketch_quantiles must be at least 2, max_categories at least 1")
+    if features.empty:
+        raise ValueError("the reference data has no rows")
+    require_columns(features, [*numeric, *categorical], "reference data")
+    return Profile(
+        n_rows=len(features),
+        numeric={name: _numeric_profile(numeric_values(features, name), bins, sketch_quantiles) for name in numeric},
+        categorical={name: _categorical_profile(features[name], max_categories) for name in categorical},
+        predictions=_numeric_profile(score_values(predictions), bins, sketch_quantiles),
+    )
+
+
+def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks profiled columns: {', '.join(missing)}")
+
+
+def numeric_values(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing values (no copy for float64 columns)."""
+    series = frame[name]
+    if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
+        raise ValueError(f"numeric feature {name!r} has non-numeric dtype {series.dtype}")
+    return series.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def score_values(predictions: np.ndarray) -> np.ndarray:
+    values = np.asarray(predictions, dtype="float64")
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"predictions must be a non-empty 1-D array, got shape {values.shape}")
+    return values
+
+
+def category_counts(series: pd.Series) -> tuple[pd.Series, int]:
+    """Counts of the present values keyed by their string form, and the number of missing values."""
+    counts = series.value_counts(dropna=False, sort=False)
+    absent = counts.index.isna()
+    present = counts[~absent]
+    present = present[present > 0]
+    return present.groupby(present.index.astype(str)).sum(), int(counts[absent].sum())
+
+
+def _numeric_profile(values: np.ndarray, bins: int, sketch_quantiles: int) -> NumericProfile:
+    psi_levels = np.arange(1, bins) / bins
+    levels = np.union1d(np.arange(1, sketch_quantiles) / sketch_quantiles, psi_levels)
+    finite = values[np.isfinite(values)]
+    quantiles = np.quantile(finite, levels) if finite.size else np.empty(0)
+    sketch_cuts = np.unique(quantiles)
+    cuts = np.unique(quantiles[np.isin(levels, psi_levels)]) if finite.size else np.empty(0)
+    sketch_counts, missing = _sketch_histogram(values, sketch_cuts)
+    return NumericProfile(
+        cuts=tuple(cuts.tolist()),
+        counts=tuple(_coarsen(sketch_cuts, sketch_counts, cuts).tolist()),
+        sketch_cuts=tuple(sketch_cuts.tolist()),
+        sketch_counts=tuple(sketch_counts.tolist()),
+        missing=missing,
+    )
+
+
+def _categorical_profile(series: pd.Series, max_categories: int) -> CategoricalProfile:
+    present, missing = category_counts(series)
+    ranked = present.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+    top = ranked.iloc[:max_categories]
+    return CategoricalProfile(
+        categories=tuple(str(c) for c in top.index),
+        counts=(*(int(c) for c in top), int(ranked.iloc[max_categories:].sum())),
+        missing=missing,
+    )
+
+
+def _sketch_histogram(values: np.ndarray, sketch_cuts: np.ndarray) -> tuple[np.ndarray, int]:
+    # Sorting once and searching the few cuts in it is ~3x faster than searching every value among the
+    # cuts. NaN sorts after +inf, so the present values are those before the first NaN.
+    ordered = np.sort(values)
+    present = int(np.searchsorted(ordered, np.nan, side="left"))
+    below = np.searchsorted(ordered[:present], sketch_cuts, side="left")
+    return np.diff(below, prepend=0, append=present), len(values) - present
+
+
+def _coarsen(sketch_cuts: np.ndarray, sketch_counts: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """PSI-bin counts from sketch-bin counts: each PSI cut is a sketch cut, so sketch bins nest in PSI bins."""
+    starts = np.concatenate([[0], np.searchsorted(sketch_cuts, cuts) + 1])
+    return np.add.reduceat(sketch_counts, starts)
+
+
+def _numeric_from(data: dict[str, Any]) -> NumericProfile:
+    return NumericProfile(
+        cuts=tuple(data["cuts"]),
+        counts=tuple(data["counts"]),
+        sketch_cuts=tuple(data["sketch_cuts"]),
+        sketch_counts=tuple(data["sketch_counts"]),
+        missing=data["missing"],
+    )
