@@ -1,12 +1,13 @@
 """Drift: the current window against the champion's reference profile, judged by the config's policy.
 
-Statistics, each from one vectorised pass over a current column (``profile.py`` does the binning):
+Statistics, all from one vectorised sweep over each current column (a sort of a numeric column, a hash
+count of a categorical one; ``profile.py`` does the binning), no per-row Python:
 
 - PSI on the reference's quantile bins (numeric features, the model's scores) or categories;
 - KS for numeric features, on the profile's quantile sketch: the largest gap between the reference and
   current CDFs at the sketch's cut points. That is the two-sample KS statistic of the binned reference,
-  a lower bound of the exact statistic (short of it by at most about one sketch bin's mass), computed
-  without the reference rows;
+  a lower bound of the exact statistic, computed without the reference rows; it falls short by at most
+  the largest share (reference or current) in one sketch bin, about 0.01 for 100 quantiles and small shifts;
 - Jensen-Shannon distance (base 2) and the chi-squared test of homogeneity for categorical features
   (the p-value is reported only: with large windows it flags negligible shifts);
 - the change in missing rate. The distribution statistics compare present values only.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -129,7 +131,7 @@ def js_distance(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
 
 def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
     """Chi-squared statistic and p-value of "both samples come from one distribution"."""
-    from scipy.stats import chi2
+    from scipy.special import chdtrc
 
     table = np.vstack([ref_counts, cur_counts]).astype("float64")
     table = table[:, table.sum(axis=0) > 0]
@@ -137,7 +139,7 @@ def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
         return 0.0, 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return statistic, float(chi2.sf(statistic, table.shape[1] - 1))
+    return statistic, float(chdtrc(table.shape[1] - 1, statistic))
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,7 @@ def render_html(report: DriftReport, profile: Profile, title: str = "Drift repor
     for name, stats in report.features.items():
         if name in profile.numeric:
             numeric = profile.numeric[name]
-            plot = _bar_plot(name, _bin_labels(numeric.cuts), numeric.counts, stats["counts"])
+            plot = _bar_plot(name, _bin_labels(numeric.edges), numeric.counts, stats["counts"])
         else:
             categorical = profile.categorical[name]
             plot = _bar_plot(name, categorical.labels, categorical.counts, stats["counts"])
@@ -307,7 +309,7 @@ def render_html(report: DriftReport, profile: Profile, title: str = "Drift repor
     headers = ["feature", "kind", "status", "PSI", "KS", "JS", "chi2 p", "missing ref", "missing cur", "missing delta"]
     prediction = ""
     if report.prediction_counts is not None:
-        edges = _bin_labels(profile.predictions.cuts)
+        edges = _bin_labels(profile.predictions.edges)
         plot = _bar_plot("scores", edges, profile.predictions.counts, report.prediction_counts)
         prediction = (
             f"<h2>Model scores: PSI {_fmt(report.prediction_psi)}</h2>"
@@ -424,11 +426,8 @@ def _require_aware(moment: datetime) -> None:
         raise ValueError(f"times must be timezone-aware, got {moment.isoformat()}")
 
 
-def _bin_labels(cuts: Sequence[float]) -> list[str]:
-    if not cuts:
-        return ["all"]
-    inner = [f"[{a:.3g}, {b:.3g})" for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-    return [f"< {cuts[0]:.3g}", *inner, f">= {cuts[-1]:.3g}"]
+def _bin_labels(edges: Sequence[float]) -> list[str]:
+    return [f"[{low:.3g}, {high:.3g})" for low, high in itertools.pairwise(edges)]
 
 
 def _bar_plot(name: str, labels: Sequence[str], ref_counts: Sequence[int], cur_counts: Sequence[int]) -> str:

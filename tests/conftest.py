@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -31,8 +31,13 @@ os.environ.update(
         "PIPELINES_CODE_VERSION": "test",
     }
 )
-for _name in ("MLFLOW_TRACKING_URI", "PIPELINES_SOURCE_URL", "PIPELINES_ARTIFACT_ROOT", "PIPELINES_CONFIGS_DIR",
-              "PIPELINES_EXPECTATIONS_DIR"):
+for _name in (
+    "MLFLOW_TRACKING_URI",
+    "PIPELINES_SOURCE_URL",
+    "PIPELINES_ARTIFACT_ROOT",
+    "PIPELINES_CONFIGS_DIR",
+    "PIPELINES_EXPECTATIONS_DIR",
+):
     os.environ.pop(_name, None)
 
 POSTGRES_ADMIN_URL = os.environ.get("PIPELINES_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -66,24 +71,36 @@ def seeded_source(home: Path) -> str:
 
 
 @pytest.fixture
-def postgres_db() -> Iterator[str]:
-    """A database of its own on the local PostgreSQL server, dropped afterwards."""
+def postgres_databases() -> Iterator[Callable[[], str]]:
+    """Makes databases of their own on the local PostgreSQL server; all are dropped afterwards."""
     import sqlalchemy as sa
 
-    name = f"pipelines_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"pipelines_test_{uuid.uuid4().hex[:10]}"
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        except sa.exc.OperationalError as exc:
+            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed for this test: {exc}")
+        created.append(name)
+        return sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed for this test: {exc}")
-    try:
-        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield create
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_db(postgres_databases: Callable[[], str]) -> str:
+    """One database of its own on the local PostgreSQL server, dropped afterwards."""
+    return postgres_databases()
 
 
 @pytest.fixture(scope="session")
