@@ -437,7 +437,7 @@ def _bar_plot(name: str, labels: Sequence[str], ref_counts: Sequence[int], cur_c
     positions = np.arange(len(labels))
     ref = _shares(ref_counts) if sum(ref_counts) else np.zeros(len(labels))
     cur = _shares(cur_counts) if sum(cur_counts) else np.zeros(len(labels))
-    fig = Figure(figsize=(4.2, 2.2), dpi=80)
+    fig = Figure(figsize=(4.2, 2.2), dpi=100)
     ax = fig.subplots()
     ax.bar(positions - 0.2, ref, width=0.4, label="reference", color="#9aa5b1")
     ax.bar(positions + 0.2, cur, width=0.4, label="current", color="#3b75af")

@@ -1,0 +1,98 @@
+"""Synthetic demo data: deterministic, replaceable, and shaped like the demo model expects."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pipelines.config import ModelConfig
+from pipelines.seed import DEMO_TABLE, generate, seed, write_table
+
+START = date(2026, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return generate(START, days=10, rows_per_day=100, seed=5)
+
+
+def table_rows(url: str) -> pd.DataFrame:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return pd.read_sql(sa.text(f"SELECT * FROM {DEMO_TABLE}"), conn)
+    finally:
+        engine.dispose()
+
+
+def test_same_seed_gives_the_same_frame(frame: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(generate(START, days=10, rows_per_day=100, seed=5), frame)
+
+
+def test_other_seed_gives_other_data(frame: pd.DataFrame) -> None:
+    other = generate(START, days=10, rows_per_day=100, seed=6)
+    assert len(other) == len(frame)
+    assert not other["monthly_charges"].equals(frame["monthly_charges"])
+
+
+def test_shape_days_and_keys(frame: pd.DataFrame) -> None:
+    # then each day has exactly rows_per_day rows, in time order, with unique customer ids
+    days = frame["event_ts"].dt.date
+    assert days.min() == START
+    assert days.max() == date(2026, 1, 10)
+    assert days.value_counts().eq(100).all()
+    assert frame["event_ts"].is_monotonic_increasing
+    assert frame["customer_id"].is_unique
+
+
+def test_columns_fit_the_demo_config(frame: pd.DataFrame, demo_cfg: ModelConfig) -> None:
+    cols = demo_cfg.columns
+    # at least 15 features, numeric and categorical, every configured column present
+    assert len(cols.features) >= 15
+    assert set(cols.all) <= set(frame.columns)
+    assert len(cols.numeric) >= 10
+    assert len(cols.categorical) >= 3
+    assert all(pd.api.types.is_numeric_dtype(frame[c]) for c in cols.numeric)
+    assert not any(pd.api.types.is_numeric_dtype(frame[c]) for c in cols.categorical)
+
+
+def test_some_features_have_missing_values(frame: pd.DataFrame, demo_cfg: ModelConfig) -> None:
+    cols = demo_cfg.columns
+    assert frame[list(cols.numeric)].isna().any().any()
+    assert frame[list(cols.categorical)].isna().any().any()
+    # the label, keys and timestamp are never missing
+    assert not frame[[cols.label, cols.entity_key, cols.timestamp]].isna().any().any()
+
+
+def test_label_has_both_classes(frame: pd.DataFrame) -> None:
+    assert set(frame["churned"].unique()) == {0, 1}
+    assert 0.02 < frame["churned"].mean() < 0.6
+
+
+def test_bad_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        generate(START, days=0, rows_per_day=10, seed=1)
+
+
+def test_seed_writes_and_rerun_replaces(home: Path) -> None:
+    # given a seeded SQLite source
+    url = f"sqlite:///{home / 'source.db'}"
+    first = seed(url, START, days=3, rows_per_day=20, seed=1)
+    assert (first.table, first.rows, first.first_day, first.last_day) == (DEMO_TABLE, 60, START, date(2026, 1, 3))
+    written = table_rows(url)
+    assert len(written) == 60
+    # when seeding again with another seed
+    again = seed(url, START, days=3, rows_per_day=20, seed=2)
+    # then the data is replaced, not appended
+    rewritten = table_rows(url)
+    assert again.rows == len(rewritten) == 60
+    assert not rewritten["monthly_charges"].equals(written["monthly_charges"])
+
+
+def test_write_table_refuses_non_identifier(home: Path, frame: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="not a plain SQL identifier"):
+        write_table(frame, f"sqlite:///{home / 'source.db'}", table="t; drop table x")
