@@ -1,15 +1,21 @@
-"""``make up`` / ``make down``: Airflow (standalone: scheduler, dag-processor, api-server, triggerer) and
-the MLflow UI on the state folder, in the background, each in its own process group with logs in
-``$PIPELINES_HOME/logs``. ``down`` stops each whole process group.
+"""``make up`` / ``make down``: Airflow (api-server, scheduler, dag-processor, triggerer) and the MLflow
+server on the state folder, in the background, each in its own process group with its log in
+``$PIPELINES_HOME/logs``. ``down`` stops each whole process group, so nothing is left behind.
+
+The Airflow metadata DB is ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (SQLite in ``$AIRFLOW_HOME`` when unset),
+the MLflow backend ``MLFLOW_TRACKING_URI`` when it is a database URL (SQLite in the state folder otherwise).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -17,24 +23,46 @@ HOME = Path(os.environ.get("PIPELINES_HOME", Path(__file__).resolve().parent.par
 RUN, LOGS = HOME / "run", HOME / "logs"
 AIRFLOW_PORT = os.environ.get("AIRFLOW_PORT", "8080")
 MLFLOW_PORT = os.environ.get("MLFLOW_PORT", "5000")
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def mlflow_backend() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return uri if uri and not uri.startswith("http") else f"sqlite:///{HOME / 'mlflow.db'}"
 
 
 def services() -> dict[str, list[str]]:
-    tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{HOME / 'mlflow.db'}"
+    airflow = str(BIN / "airflow")
+    commands = {f"airflow-{name}": [airflow, name] for name in AIRFLOW_COMPONENTS}
+    if os.environ.get("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor":
+        commands["airflow-celery-worker"] = [airflow, "celery", "worker", "--concurrency", "2"]
+    commands["mlflow"] = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        mlflow_backend(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        MLFLOW_PORT,
+        "--default-artifact-root",
+        os.environ.get("PIPELINES_ARTIFACT_ROOT") or (HOME / "mlartifacts").as_uri(),
+    ]
+    return commands
+
+
+def environment() -> dict[str, str]:
+    """Shared settings every Airflow component must agree on (the JWT secret is made once and kept)."""
+    secret_file = RUN / "jwt_secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
     return {
-        "airflow": [str(BIN / "airflow"), "standalone"],
-        "mlflow": [
-            str(BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            tracking,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            MLFLOW_PORT,
-            "--default-artifact-root",
-            (HOME / "mlartifacts").as_uri(),
-        ],
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW__API__PORT": AIRFLOW_PORT,
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or secret_file.read_text(),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{AIRFLOW_PORT}/execution/",
     }
 
 
@@ -47,42 +75,62 @@ def alive(pgid: int) -> bool:
     return True
 
 
+def wait_for(url: str, seconds: int) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3):
+                return True
+        except OSError:
+            time.sleep(2)
+    return False
+
+
 def up() -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "AIRFLOW__API__PORT": AIRFLOW_PORT}
+    env = environment()
+    print("migrating the Airflow metadata database ...", flush=True)
+    with (LOGS / "airflow-db-migrate.log").open("w") as log:
+        if subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"], stdout=log, stderr=subprocess.STDOUT, env=env
+        ).returncode:
+            print(f"airflow db migrate failed: see {LOGS / 'airflow-db-migrate.log'}")
+            return 1
     for name, command in services().items():
         pidfile = RUN / f"{name}.pid"
         if pidfile.exists() and alive(int(pidfile.read_text())):
-            print(f"{name} already running (pid {pidfile.read_text().strip()})")
+            print(f"{name} already running (process group {pidfile.read_text().strip()})")
             continue
         with (LOGS / f"{name}.log").open("a") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         pidfile.write_text(str(proc.pid))
-        print(f"started {name} (pid {proc.pid}), log {LOGS / f'{name}.log'}")
+        print(f"started {name} (process group {proc.pid}), log {LOGS / f'{name}.log'}", flush=True)
+    airflow_url, mlflow_url = f"http://localhost:{AIRFLOW_PORT}", f"http://localhost:{MLFLOW_PORT}"
+    if not wait_for(f"{airflow_url}/api/v2/version", 180):
+        print(f"the Airflow api-server did not answer within 180 s: see {LOGS / 'airflow-api-server.log'}")
+        return 1
+    wait_for(f"{mlflow_url}/health", 60)
     passwords = Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
-    for _ in range(60):
-        if passwords.exists():
-            break
-        time.sleep(1)
-    login = passwords.read_text().strip() if passwords.exists() else "(see the airflow log)"
-    print(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  login {login}")
-    print(f"MLflow UI:  http://localhost:{MLFLOW_PORT}")
+    users = json.loads(passwords.read_text()) if passwords.exists() else {}
+    login = ", ".join(f"user {user} password {password}" for user, password in users.items())
+    print(f"Airflow UI: {airflow_url}  ({login or 'login: see the api-server log'})")
+    print(f"MLflow UI:  {mlflow_url}")
     return 0
 
 
 def down() -> int:
     for pidfile in sorted(RUN.glob("*.pid")) if RUN.exists() else []:
-        pid = int(pidfile.read_text())
-        if alive(pid):
-            os.killpg(pid, signal.SIGTERM)
-            for _ in range(30):
-                if not alive(pid):
+        pgid = int(pidfile.read_text())
+        if alive(pgid):
+            os.killpg(pgid, signal.SIGTERM)
+            for _ in range(40):
+                if not alive(pgid):
                     break
                 time.sleep(0.5)
             else:
-                os.killpg(pid, signal.SIGKILL)
-            print(f"stopped {pidfile.stem} (process group {pid})")
+                os.killpg(pgid, signal.SIGKILL)
+            print(f"stopped {pidfile.stem} (process group {pgid})")
         pidfile.unlink()
     return 0
 
