@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipelines import config as config_mod
+from pipelines.scenarios import SCENARIOS
 from pipelines.windows import parse_day
 
 
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--days", type=_positive, default=120)
     seed.add_argument("--rows-per-day", type=_positive, default=400)
     seed.add_argument("--seed", type=int, default=7)
+    seed.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        help="break the data on purpose in the most recent days (see README, 'The bad-input catalogue')",
+    )
+    seed.add_argument("--scenario-days", type=_positive, help="how many recent days the scenario touches")
 
     for name, text in (
         ("ingest", "snapshot one window (debugging)"),
@@ -87,8 +94,11 @@ def _seed(args: argparse.Namespace) -> int:
     from pipelines.seed import DEFAULT_START, seed
 
     url = args.source_url or config_mod.load_model("demo").source.resolve_url()
-    result = seed(url, args.start or DEFAULT_START, args.days, args.rows_per_day, args.seed)
-    print(f"seeded {result.rows} rows into {result.table}: {result.first_day} .. {result.last_day}")
+    result = seed(
+        url, args.start or DEFAULT_START, args.days, args.rows_per_day, args.seed, args.scenario, args.scenario_days
+    )
+    broken = f", scenario {args.scenario}: {SCENARIOS[args.scenario].description}" if args.scenario else ""
+    print(f"seeded {result.rows} rows into {result.table}: {result.first_day} .. {result.last_day}{broken}")
     return 0
 
 

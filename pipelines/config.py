@@ -155,7 +155,22 @@ class PolicyConfig(_Frozen):
 
 
 class QualityConfig(_Frozen):
+    """The GX suite and the numbers its ``$PARAMETER`` placeholders are computed from, per window."""
+
     suite: Identifier
+    min_rows_per_day: int = Field(default=1, ge=0, description="Suite parameter min_rows = this x window days.")
+    max_rows_per_day: int = Field(default=10_000_000, ge=1, description="Suite parameter max_rows = this x days.")
+    max_staleness_hours: float = Field(
+        default=36, gt=0, description="The newest row must be at most this old at the window's end."
+    )
+    alert_on_warnings: bool = Field(default=False, description="Post failed warnings to Slack as a quiet message.")
+    alert_top_n: int = Field(default=10, ge=1, le=40, description="Failed expectations listed in an alert.")
+
+    @model_validator(mode="after")
+    def _row_bounds(self) -> QualityConfig:
+        if self.min_rows_per_day > self.max_rows_per_day:
+            raise ValueError("min_rows_per_day is above max_rows_per_day")
+        return self
 
 
 class ScheduleConfig(_Frozen):

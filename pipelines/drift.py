@@ -219,6 +219,8 @@ class CheckRecord:
 
 @dataclass(frozen=True)
 class Confirmation:
+    """Whether this check confirms drift (and so may trigger a retrain), and why."""
+
     confirmed: bool
     reason: str
     consecutive: int
@@ -290,7 +292,9 @@ class DriftHistory:
 def render_html(report: DriftReport, profile: Profile, title: str = "Drift report") -> str:
     """A self-contained page: verdict, a sortable table and one reference-vs-current plot per feature."""
     rows = []
-    for name, stats in report.features.items():
+    severity = {"act": 0, "warn": 1, "ok": 2}
+    ranked = sorted(report.features.items(), key=lambda kv: (severity[kv[1]["status"]], -(kv[1]["psi"] or 0.0)))
+    for name, stats in ranked:
         if name in profile.numeric:
             numeric = profile.numeric[name]
             plot = _bar_plot(name, _bin_labels(numeric.edges), numeric.counts, stats["counts"])
@@ -303,10 +307,14 @@ def render_html(report: DriftReport, profile: Profile, title: str = "Drift repor
             f'<span class="{stats["status"]}">{stats["status"]}</span>',
             *(_fmt(stats.get(key)) for key in ("psi", "ks", "js", "chi2_p")),
             *(_fmt(stats[key]) for key in ("missing_rate_ref", "missing_rate_cur", "missing_delta")),
+            html.escape("; ".join(stats["over"])),
             f'<img alt="{html.escape(name)}" src="data:image/png;base64,{plot}">',
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    headers = ["feature", "kind", "status", "PSI", "KS", "JS", "chi2 p", "missing ref", "missing cur", "missing delta"]
+    headers = [
+        *("feature", "kind", "status", "PSI", "KS", "JS", "chi2 p"),
+        *("missing ref", "missing cur", "missing delta", "over an act threshold"),
+    ]
     prediction = ""
     if report.prediction_counts is not None:
         edges = _bin_labels(profile.predictions.edges)
@@ -437,7 +445,7 @@ def _bar_plot(name: str, labels: Sequence[str], ref_counts: Sequence[int], cur_c
     positions = np.arange(len(labels))
     ref = _shares(ref_counts) if sum(ref_counts) else np.zeros(len(labels))
     cur = _shares(cur_counts) if sum(cur_counts) else np.zeros(len(labels))
-    fig = Figure(figsize=(4.2, 2.2), dpi=100)
+    fig = Figure(figsize=(3.6, 1.9), dpi=100)
     ax = fig.subplots()
     ax.bar(positions - 0.2, ref, width=0.4, label="reference", color="#9aa5b1")
     ax.bar(positions + 0.2, cur, width=0.4, label="current", color="#3b75af")

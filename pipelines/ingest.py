@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -51,7 +51,7 @@ def content_hash(frame: pd.DataFrame) -> str:
 def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | None = None) -> Snapshot:
     """Snapshot the window for ``as_of``; the same data always gives the same path and hash."""
     window = Window.for_as_of(as_of, cfg.windows, training_days)
-    frame = read_window(source_url, cfg.source, cfg.columns.timestamp, window)
+    frame = read_window(source_url, cfg.source, cfg.columns.timestamp, window, future_after=_utc_now())
     key = [c for c in (cfg.columns.timestamp, cfg.columns.entity_key) if c in frame.columns]
     frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
     digest = content_hash(frame)
@@ -68,6 +68,11 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
         holdout_start=window.holdout_start.isoformat(),
         window_end=window.end.isoformat(),
     )
+
+
+def _utc_now() -> datetime:
+    """Wall-clock time, naive UTC: only rows stamped after it (impossible ones) depend on it."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def load(snapshot: Snapshot) -> pd.DataFrame:

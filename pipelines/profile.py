@@ -133,9 +133,12 @@ def build_profile(
     """Profile the reference features and the model's scores on them (vectorised, no per-row Python)."""
     if bins < 2 or sketch_quantiles < 2 or max_categories < 1:
         raise ValueError("bins and sketch_quantiles must be at least 2, max_categories at least 1")
+    names = [*numeric, *categorical]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"profile at least one feature, each once (numeric or categorical), got {names}")
     if features.empty:
         raise ValueError("the reference data has no rows")
-    require_columns(features, [*numeric, *categorical], "reference data")
+    require_columns(features, names, "reference data")
     return Profile(
         n_rows=len(features),
         numeric={name: _numeric_profile(numeric_values(features, name), bins, sketch_quantiles) for name in numeric},
@@ -153,7 +156,7 @@ def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> Non
 def numeric_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A numeric column as float64 with NaN for missing values (no copy for float64 columns)."""
     series = frame[name]
-    if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
+    if not pd.api.types.is_numeric_dtype(series.dtype):
         raise ValueError(f"numeric feature {name!r} has non-numeric dtype {series.dtype}")
     return series.to_numpy(dtype="float64", na_value=np.nan)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,15 @@ class QualityReport:
     critical: list[CheckResult] = field(default_factory=list)
     warnings: list[CheckResult] = field(default_factory=list)
     result_path: str | None = None
+    docs_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QualityReport:
+        checks = {key: [CheckResult(**c) for c in data.get(key, [])] for key in ("critical", "warnings")}
+        return cls(**{**data, **checks})
 
 
 class QualityGateFailed(RuntimeError):
@@ -57,9 +64,10 @@ class QualityGateFailed(RuntimeError):
     def __init__(self, report: QualityReport) -> None:
         self.report = report
         lines = "\n".join(f"  - {c}" for c in report.critical)
+        docs = f"\nData Docs: {report.docs_path}" if report.docs_path else ""
         super().__init__(
             f"quality gate failed: {len(report.critical)} critical expectation(s) of suite "
-            f"{report.suite!r} failed:\n{lines}"
+            f"{report.suite!r} failed:\n{lines}{docs}"
         )
 
 
@@ -77,18 +85,54 @@ def load_suite_dict(name: str) -> dict[str, Any]:
     return dict(suite)
 
 
+def suite_parameters(cfg: ModelConfig, snapshot: Snapshot) -> dict[str, Any]:
+    """Values for the suite's ``$PARAMETER`` placeholders, derived from the snapshot's window and the config."""
+    window = snapshot.window
+    start, end = window.bounds()
+    days = (window.end - window.start).days
+    quality = cfg.quality
+    return {
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "fresh_after": (end - timedelta(hours=quality.max_staleness_hours)).isoformat(),
+        "min_rows": days * quality.min_rows_per_day,
+        "max_rows": days * quality.max_rows_per_day,
+    }
+
+
 def validate(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport:
-    """Validate the snapshot against the model's suite; never raises for failed expectations."""
+    """Validate the snapshot against the model's suite; never raises for failed expectations.
+
+    Writes the full GX validation result next to the snapshot and renders it into the model's Data Docs
+    site (``snapshots/<model>/data_docs``); the report carries both paths.
+    """
     frame = load(snapshot)
     result_file = Path(snapshot.path).with_suffix(f".{cfg.quality.suite}.validation.json")
-    report = replace(run_suite(cfg.quality.suite, frame, cfg.name), result_path=str(result_file))
-    result_file.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    report, full_result, docs_path = run_suite(
+        cfg.quality.suite,
+        frame,
+        cfg.name,
+        suite_parameters(cfg, snapshot),
+        Path(snapshot.path).parent.parent / "data_docs",
+    )
+    report = replace(report, result_path=str(result_file), docs_path=docs_path)
+    result_file.write_text(json.dumps({"report": report.to_dict(), "result": full_result}, indent=2, default=str))
     return report
 
 
-def run_suite(suite_name: str, frame: pd.DataFrame, asset_name: str) -> QualityReport:
-    """Run one suite on a dataframe through a file-based GX context in the state folder."""
+def run_suite(
+    suite_name: str,
+    frame: pd.DataFrame,
+    asset_name: str,
+    parameters: dict[str, Any] | None = None,
+    docs_dir: Path | None = None,
+) -> tuple[QualityReport, dict[str, Any], str | None]:
+    """Run one suite on a dataframe through a file-based GX context in the state folder.
+
+    Returns the compact report, GX's full result as JSON and, with ``docs_dir``, the Data Docs page.
+    """
     import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -105,8 +149,31 @@ def run_suite(suite_name: str, frame: pd.DataFrame, asset_name: str) -> QualityR
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{asset_name}__{suite_name}", data=batch, suite=suite)
     )
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    return _report(suite_name, result)
+    actions = []
+    site = f"{asset_name}_data_docs"
+    if docs_dir is not None:
+        if site not in context.get_site_names():
+            context.add_data_docs_site(
+                site_name=site,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        actions.append(UpdateDataDocsAction(name="data_docs", site_names=[site]))
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{asset_name}__{suite_name}", validation_definitions=[definition], actions=actions, result_format="SUMMARY"
+        )
+    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters or {})
+    (identifier, result), *_ = outcome.run_results.items()
+    docs_path = None
+    if docs_dir is not None:
+        urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=site)
+        docs_path = next((u["site_url"] for u in urls if u.get("site_url")), None)
+    return _report(suite_name, result), result.to_json_dict(), docs_path
 
 
 def _report(suite_name: str, result: Any) -> QualityReport:
@@ -124,23 +191,44 @@ def _report(suite_name: str, result: Any) -> QualityReport:
             observed=_observed(item),
         )
         (critical if severity == "critical" else warnings).append(check)
+    critical.sort(key=_structural_first)
+    warnings.sort(key=_structural_first)
     return QualityReport(
         suite=suite_name, success=not critical, evaluated=len(result.results), critical=critical, warnings=warnings
     )
 
 
+def _structural_first(check: CheckResult) -> tuple[int, str]:
+    """Missing columns and table-level problems explain the rest, so they are listed first."""
+    order = {"expect_column_to_exist": 0, "expect_table_row_count_to_be_between": 1}
+    return order.get(check.expectation, 2), check.column or ""
+
+
+def _exception_message(info: dict[str, Any]) -> str | None:
+    """GX reports an expectation it could not evaluate either flat or per metric; find the message."""
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception") or (candidate is not info and candidate.get("exception_message")):
+            message = str(candidate.get("exception_message") or "could not be evaluated").strip()
+            return message.splitlines()[0] if message else "could not be evaluated"
+    return None
+
+
 def _observed(item: Any) -> str:
-    info = item.exception_info or {}
-    if info.get("raised_exception"):
-        message = str(info.get("exception_message") or "could not be evaluated")
-        return f"error: {message.splitlines()[0]}"
+    if item.expectation_config.type == "expect_column_to_exist":
+        return "column not found"
+    error = _exception_message(item.exception_info or {})
+    if error:
+        return f"error: {error}"
     res = item.result or {}
     if res.get("observed_value") is not None:
         return str(res["observed_value"])
-    if res.get("unexpected_count") is not None:
+    if res.get("partial_missing_list"):
+        return f"missing values {res['partial_missing_list']}"
+    if res.get("unexpected_count"):
         sample = res.get("partial_unexpected_list") or []
         shown = ", ".join(str(v) for v in sample[:5])
         return f"{res['unexpected_count']} unexpected ({res.get('unexpected_percent', 0):.2f}%)" + (
             f", e.g. {shown}" if shown else ""
         )
-    return "failed"
+    return "no value (no rows to evaluate)"

@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.config import IDENTIFIER
+from pipelines.scenarios import apply_scenario
 from pipelines.sources import make_engine
 
 DEMO_TABLE = "customer_events"
@@ -129,8 +130,19 @@ def write_table(frame: pd.DataFrame, url: str, table: str = DEMO_TABLE) -> int:
     return len(frame)
 
 
-def seed(url: str, start: date, days: int, rows_per_day: int, seed: int) -> SeedResult:
-    """Write the demo dataset to ``url``, replacing what a previous seed wrote."""
+def seed(
+    url: str,
+    start: date,
+    days: int,
+    rows_per_day: int,
+    seed: int,
+    scenario: str | None = None,
+    scenario_days: int | None = None,
+) -> SeedResult:
+    """Write the demo dataset to ``url``, replacing what a previous seed wrote; optionally break it on purpose
+    with a scenario of ``pipelines.scenarios`` applied to the most recent days."""
     frame = generate(start, days, rows_per_day, seed)
+    if scenario is not None:
+        frame = apply_scenario(frame, scenario, scenario_days, seed)
     rows = write_table(frame, url)
     return SeedResult(DEMO_TABLE, rows, start, start + timedelta(days=days - 1))

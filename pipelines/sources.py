@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,14 @@ from pipelines.windows import Window
 
 
 class SourceError(RuntimeError):
-    """The source could not be read: unreachable, missing table, or a query that fails."""
+    """The source could not be read (unreachable, timed out): retrying may help."""
+
+
+class SourceSchemaError(SourceError):
+    """The source lacks what the config names (a table, a column) or the query is wrong: retrying will not help."""
+
+
+_SCHEMA_HINTS = ("no such table", "no such column", "does not exist", "unknown column", "syntax error")
 
 
 def make_engine(url: str) -> Engine:
@@ -24,8 +32,14 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
-def window_statement(source: SourceConfig, timestamp: str, window: Window) -> sa.Executable:
-    """The SELECT for a window: identifiers quoted by SQLAlchemy, window bounds as bound parameters."""
+def window_statement(
+    source: SourceConfig, timestamp: str, window: Window, future_after: datetime | None = None
+) -> sa.Executable:
+    """The SELECT for a window: identifiers quoted by SQLAlchemy, window bounds as bound parameters.
+
+    With ``future_after`` (table sources), rows stamped later than it are selected too, so the quality
+    gate sees timestamps that cannot be true yet instead of them silently falling outside the window.
+    """
     start, end = window.bounds()
     if source.query is not None:
         return sa.text(source.query).bindparams(
@@ -35,21 +49,31 @@ def window_statement(source: SourceConfig, timestamp: str, window: Window) -> sa
     assert source.table is not None
     ts = sa.column(timestamp, sa.DateTime())
     table = sa.table(source.table, ts, schema=source.db_schema)
-    return sa.select(sa.literal_column("*")).select_from(table).where(ts >= start, ts < end)
+    in_window = sa.and_(ts >= start, ts < end)
+    condition = in_window if future_after is None else sa.or_(in_window, ts > max(future_after, end))
+    return sa.select(sa.literal_column("*")).select_from(table).where(condition)
 
 
-def read_window(url: str, source: SourceConfig, timestamp: str, window: Window) -> pd.DataFrame:
-    """All rows of the window, with the timestamp column parsed."""
+def read_window(
+    url: str, source: SourceConfig, timestamp: str, window: Window, future_after: datetime | None = None
+) -> pd.DataFrame:
+    """All rows of the window (and any stamped after ``future_after``), with the timestamp column parsed."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            frame = pd.read_sql(window_statement(source, timestamp, window), conn)
+            frame = pd.read_sql(window_statement(source, timestamp, window, future_after), conn)
     except sa.exc.SQLAlchemyError as exc:
-        raise SourceError(f"cannot read {source.table or 'query'} from {_safe(url)}: {_first_line(exc)}") from exc
+        message = f"cannot read {source.table or 'the query'} from {_safe(url)}: {_first_line(exc)}"
+        schema_problem = isinstance(exc, sa.exc.ProgrammingError) or any(
+            hint in str(exc).lower() for hint in _SCHEMA_HINTS
+        )
+        raise (SourceSchemaError if schema_problem else SourceError)(message) from exc
     finally:
         engine.dispose()
     if timestamp not in frame.columns:
-        raise SourceError(f"the source has no timestamp column {timestamp!r}; it has {list(frame.columns)}")
+        raise SourceSchemaError(
+            f"the source has no timestamp column {timestamp!r}; it has {', '.join(map(str, frame.columns))}"
+        )
     stamps = pd.to_datetime(frame[timestamp], format="mixed")
     if stamps.dt.tz is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)

@@ -261,6 +261,16 @@ def test_profile_bins_count_present_values_and_missing_apart() -> None:
     assert k.labels == ("x", "v0", "v1", OTHER) and k.counts == (10_000, 2_000, 2_000, 6_000)
 
 
+def test_profile_rejects_empty_data_missing_columns_and_features_listed_twice() -> None:
+    frame = _frame(seed=1)
+    with pytest.raises(ValueError, match="the reference data has no rows"):
+        build_profile(frame.iloc[:0], NUMERIC, CATEGORICAL, np.zeros(1))
+    with pytest.raises(ValueError, match="reference data lacks profiled columns: zz"):
+        build_profile(frame, ("a", "zz"), CATEGORICAL, np.zeros(1))
+    with pytest.raises(ValueError, match="each once"):
+        build_profile(frame, ("a", "k"), CATEGORICAL, np.zeros(1))
+
+
 def test_profile_json_round_trips_exactly() -> None:
     frame = _frame(seed=1)
     frame.loc[frame.index[:10], ["a", "k"]] = [np.nan, None]

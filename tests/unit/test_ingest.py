@@ -18,8 +18,7 @@ from pipelines.windows import Window
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days
 ROWS_PER_DAY = 150
 PREMIUM_QUERY = (
-    "SELECT * FROM customer_events "
-    "WHERE plan = 'premium' AND event_ts >= :window_start AND event_ts < :window_end"
+    "SELECT * FROM customer_events WHERE plan = 'premium' AND event_ts >= :window_start AND event_ts < :window_end"
 )
 
 

@@ -96,3 +96,18 @@ def test_seed_writes_and_rerun_replaces(home: Path) -> None:
 def test_write_table_refuses_non_identifier(home: Path, frame: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="not a plain SQL identifier"):
         write_table(frame, f"sqlite:///{home / 'source.db'}", table="t; drop table x")
+
+
+def test_seeded_source_fixture_holds_the_demo_table(seeded_source: str, home: Path) -> None:
+    """Control for tests/unit/conftest.py, which serves `seeded_source` as a copy of a per-session seed."""
+    assert seeded_source == f"sqlite:///{home / 'source.db'}"
+    engine = sa.create_engine(seeded_source)
+    try:
+        with engine.connect() as conn:
+            rows, first, last = conn.execute(
+                sa.text(f"SELECT count(*), min(event_ts), max(event_ts) FROM {DEMO_TABLE}")
+            ).one()
+    finally:
+        engine.dispose()
+    assert rows == 90 * 150
+    assert (first[:10], last[:10]) == ("2026-01-01", "2026-03-31")

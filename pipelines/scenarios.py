@@ -1,0 +1,99 @@
+"""The bad-input catalogue: realistic upstream breakages applied to clean demo data, in the most recent days.
+
+``python -m pipelines seed --scenario NAME`` writes clean data and then one of these on top, so each
+failure mode the quality gate promises to stop can be reproduced on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+TIMESTAMP, LABEL = "event_ts", "churned"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    default_days: int
+    apply: Callable[[pd.DataFrame, pd.Series, np.random.Generator], pd.DataFrame]
+
+
+def _renamed(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.rename(columns={"monthly_charges": "monthly_charge"})
+
+
+def _dropped(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.drop(columns=["tenure_months"])
+
+
+def _type_change(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    text = frame["total_charges"].map(lambda v: f"{v:.2f}").astype(object)
+    text[recent] = frame.loc[recent, "total_charges"].map(lambda v: f"{v:,.2f}".replace(",", " ").replace(".", ","))
+    return frame.assign(total_charges=text)
+
+
+def _null_spike(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.assign(monthly_charges=frame["monthly_charges"].mask(recent))
+
+
+def _out_of_range(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.assign(age=frame["age"].where(~recent, frame["age"] * 12))
+
+
+def _unknown_category(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    hit = recent & (rng.random(len(frame)) < 0.3)
+    return frame.assign(plan=frame["plan"].where(~hit, "platinum_trial"))
+
+
+def _duplicate_keys(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.concat([frame, frame[recent]], ignore_index=True)
+
+
+def _drop_recent(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame[~recent].reset_index(drop=True)
+
+
+def _future(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    hit = recent & (rng.random(len(frame)) < 0.2)
+    shifted = frame[TIMESTAMP].where(~hit, frame[TIMESTAMP] + pd.DateOffset(years=100))
+    return frame.assign(**{TIMESTAMP: shifted})
+
+
+def _single_class(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.assign(**{LABEL: frame[LABEL].where(~recent, 0)})
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("renamed-column", "monthly_charges renamed to monthly_charge upstream", 7, _renamed),
+        Scenario("dropped-column", "tenure_months dropped from the table", 7, _dropped),
+        Scenario("type-change", "total_charges turned to text, recent rows like '1 234,50'", 7, _type_change),
+        Scenario("null-spike", "monthly_charges missing in every recent row", 7, _null_spike),
+        Scenario("out-of-range", "age sent in months instead of years in recent rows", 7, _out_of_range),
+        Scenario("unknown-category", "plan 'platinum_trial' in 30% of recent rows", 7, _unknown_category),
+        Scenario("duplicate-keys", "recent rows duplicated, as by a fanning-out join", 7, _duplicate_keys),
+        Scenario("empty-window", "no rows at all in the recent days (more than a window)", 60, _drop_recent),
+        Scenario("stale", "the feed stopped: nothing in the last days", 3, _drop_recent),
+        Scenario("future-timestamps", "20% of recent rows stamped 100 years ahead", 7, _future),
+        Scenario("single-class", "every recent label is 0 (a broken label join)", 60, _single_class),
+    )
+}
+
+
+def apply_scenario(frame: pd.DataFrame, name: str, days: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """``frame`` with scenario ``name`` applied to its last ``days`` days (the scenario's default if None)."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    scenario = SCENARIOS[name]
+    days = days or scenario.default_days
+    if days < 1:
+        raise ValueError("scenario days must be at least 1")
+    last_day = frame[TIMESTAMP].max().normalize()
+    recent = frame[TIMESTAMP] >= last_day - pd.Timedelta(days=days - 1)
+    return scenario.apply(frame, recent, np.random.default_rng(seed))
