@@ -3,7 +3,7 @@
     .venv/bin/python bench/drift_bench.py            # 1,000,000 rows x 20 numeric + 1 categorical
     .venv/bin/python bench/drift_bench.py --rows 100000
 
-Evidently 0.7 needs pandas<3, so it runs in its own virtual environment, ``bench/.venv-evidently``
+Evidently 0.7 needs pandas<3, so it runs in its own virtual environment, ``.local/venv-evidently`` (git-ignored)
 (created on the first run), on the same rows handed over as parquet files.
 """
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from pipelines.drift import DriftConfig, DriftReport, drift_report  # noqa: E402
 from pipelines.profile import build_profile  # noqa: E402
 
-EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
+EVIDENTLY_VENV = ROOT / ".local" / "venv-evidently"
 EVIDENTLY_PACKAGES = ["evidently==0.7.23", "pandas<3", "pyarrow"]
 NUMERIC = [f"x{i:02d}" for i in range(20)]
 CATEGORICAL = ["cat"]

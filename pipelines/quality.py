@@ -149,7 +149,7 @@ def run_suite(
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{asset_name}__{suite_name}", data=batch, suite=suite)
     )
-    actions = []
+    actions: list[Any] = []
     site = f"{asset_name}_data_docs"
     if docs_dir is not None:
         if site not in context.get_site_names():
@@ -164,7 +164,10 @@ def run_suite(
         actions.append(UpdateDataDocsAction(name="data_docs", site_names=[site]))
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
-            name=f"{asset_name}__{suite_name}", validation_definitions=[definition], actions=actions, result_format="SUMMARY"
+            name=f"{asset_name}__{suite_name}",
+            validation_definitions=[definition],
+            actions=actions,
+            result_format="SUMMARY",
         )
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters or {})
