@@ -246,7 +246,7 @@ def load_all(directory: Path | None = None) -> list[ModelConfig]:
 def load_model(name: str, directory: Path | None = None) -> ModelConfig:
     """The config of one model by name, with a clear error listing the known models."""
     path = (directory or settings.configs_dir()) / f"{name}.yaml"
-    if not path.exists():
+    if not MODEL_NAME.match(name) or not path.exists():
         known = ", ".join(p.stem for p in config_paths(directory)) or "none"
         raise ConfigError(f"unknown model {name!r} (known: {known})")
     return load_config(path)

@@ -103,7 +103,7 @@ def judge(
             Check(
                 f"guard:{guard}",
                 bool(np.isfinite(loss)) and loss <= tolerance,
-                f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} (worse by {max(loss, 0):.4f}, tolerance {tolerance:.4f})",
+                f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} (worse by {max(loss, 0.0) + 0.0:.4f}, tolerance {tolerance:.4f})",
             )
         )
     if interval is not None:

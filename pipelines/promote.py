@@ -81,7 +81,7 @@ def record_decision(
     tags: dict[str, Any] = {
         "decision": decision,
         "decision_reasons": reasons,
-        "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "decided_at": datetime.now(UTC).isoformat(timespec="microseconds"),
     }
     tags.update({f"holdout.{k}": repr(v) for k, v in (holdout or {}).items()})
     registry.set_tags(model, version, tags)

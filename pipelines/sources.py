@@ -58,15 +58,18 @@ def read_window(
     url: str, source: SourceConfig, timestamp: str, window: Window, future_after: datetime | None = None
 ) -> pd.DataFrame:
     """All rows of the window (and any stamped after ``future_after``), with the timestamp column parsed."""
-    engine = make_engine(url)
+    try:
+        engine = make_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise SourceSchemaError(f"bad source URL: {_first_line(exc)}") from exc
     try:
         with engine.connect() as conn:
             frame = pd.read_sql(window_statement(source, timestamp, window, future_after), conn)
-    except sa.exc.SQLAlchemyError as exc:
-        message = f"cannot read {source.table or 'the query'} from {_safe(url)}: {_first_line(exc)}"
-        schema_problem = isinstance(exc, sa.exc.ProgrammingError) or any(
-            hint in str(exc).lower() for hint in _SCHEMA_HINTS
-        )
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, sa.exc.SQLAlchemyError) else exc
+        detail = _first_line(getattr(cause, "orig", None) or cause)
+        message = f"cannot read {source.table or 'the query'} from {_safe(url)}: {detail}"
+        schema_problem = isinstance(cause, sa.exc.ProgrammingError) or any(h in detail.lower() for h in _SCHEMA_HINTS)
         raise (SourceSchemaError if schema_problem else SourceError)(message) from exc
     finally:
         engine.dispose()
@@ -85,5 +88,5 @@ def _safe(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]

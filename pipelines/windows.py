@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -42,6 +43,8 @@ def _midnight(day: date) -> datetime:
 def parse_day(text: str) -> date:
     """A ``YYYY-MM-DD`` date, with an error that says what was expected."""
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a date in the form YYYY-MM-DD") from exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from pipelines.cli import main
@@ -125,11 +124,6 @@ def test_retrain_json_on_missing_table_reports_failed_stage(
     assert outcome["reasons"][0].startswith("ingest failed: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the SourceError that sources.read_window should raise is a pandas DatabaseError (pandas 3), "
-    "so the reason carries the SQL text, parameters and SQLAlchemy's help link over several lines",
-)
 def test_retrain_failure_reason_is_one_clean_line(missing_table_url: str, capsys: pytest.CaptureFixture[str]):
     assert main(["retrain", "--as-of", "2026-03-01", "--json"]) == 1
     reason = json.loads(capsys.readouterr().out)["reasons"][0]
@@ -137,12 +131,6 @@ def test_retrain_failure_reason_is_one_clean_line(missing_table_url: str, capsys
     assert reason.startswith("ingest failed: cannot read customer_events from ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pd.errors.DatabaseError,
-    reason="bug: pandas.errors.DatabaseError (an OSError) escapes sources.read_window and cli.main does not catch "
-    "it: `python -m pipelines ingest` on a missing table ends in a traceback instead of 'error: ...', exit 1",
-)
 def test_ingest_on_missing_table_exits_1(missing_table_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "--as-of", "2026-03-01"]) == 1
     assert "error: cannot read customer_events" in capsys.readouterr().err

@@ -79,12 +79,6 @@ def test_training_days_override_narrows_the_window(demo_cfg: ModelConfig, seeded
     assert "window=2026-02-15_2026-03-01" in snapshot.path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pd.errors.DatabaseError,
-    reason="bug: pandas 3 read_sql wraps SQLAlchemyError in pandas.errors.DatabaseError (an OSError), which "
-    "sources.read_window does not catch: a missing table escapes as a multi-line DatabaseError, not SourceError",
-)
 def test_missing_table_is_a_clear_source_error(demo_cfg: ModelConfig, home: Path) -> None:
     # given a database without the demo table
     url = f"sqlite:///{home / 'empty.db'}"
@@ -133,12 +127,6 @@ def test_window_bounds_are_bound_parameters_not_sql_text(demo_cfg: ModelConfig, 
     assert set(compiled.params.values()) == {datetime(2026, 1, 11), datetime(2026, 3, 1)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sa.exc.ArgumentError,
-    reason="bug: sources.read_window calls make_engine() outside its try block, so a malformed URL or an "
-    "uninstalled driver raises sqlalchemy ArgumentError (a traceback from the CLI) instead of SourceError",
-)
 @pytest.mark.parametrize("url", ["not a url", "postgresql+nosuchdriver://user@host/db"])
 def test_bad_url_is_a_source_error(demo_cfg: ModelConfig, home: Path, url: str) -> None:
     with pytest.raises(SourceError):

@@ -57,11 +57,6 @@ def test_parse_day_error_names_text_and_format(text: str) -> None:
     assert str(info.value) == f"{text!r} is not a date in the form YYYY-MM-DD"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_day uses date.fromisoformat, which on Python 3.11 also accepts ISO basic and week "
-    "dates ('20260301', '2026-W09-1') although the contract and the error say YYYY-MM-DD",
-)
 @pytest.mark.parametrize("text", ["20260301", "2026-W09-1"])
 def test_parse_day_refuses_other_iso_forms(text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
