@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
+from slack_alerts import BadInputStop, QualityGateStop, SlackAlertNotifier
 
 from pipelines.config import ModelConfig, load_all
 
@@ -58,7 +59,12 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["retrain", cfg.name, cfg.task],
-        default_args={"owner": cfg.owner, "retries": 2, "retry_delay": timedelta(minutes=2)},
+        default_args={
+            "owner": cfg.owner,
+            "retries": 2,
+            "retry_delay": timedelta(minutes=2),
+            "on_failure_callback": SlackAlertNotifier(top_n=cfg.quality.alert_top_n),
+        },
         params={
             "training_days": Param(
                 None, type=["null", "integer"], minimum=1, description="Override the config's training days."
@@ -80,22 +86,30 @@ on an older window. Set `dry_run` to evaluate without promoting.
         @task
         def ingest() -> dict[str, Any]:
             from pipelines.ingest import ingest as run_ingest
+            from pipelines.sources import SourceSchemaError
 
             context = get_current_context()
             days = context["params"].get("training_days")
-            return run_ingest(cfg, _as_of(context), _source_url(cfg), days).to_dict()
+            try:
+                return run_ingest(cfg, _as_of(context), _source_url(cfg), days).to_dict()
+            except SourceSchemaError as exc:
+                raise BadInputStop(str(exc)) from exc
 
         @task
         def validate(snapshot: dict[str, Any]) -> dict[str, Any]:
-            from airflow.sdk.exceptions import AirflowFailException
+            from slack_alerts import post
 
+            from pipelines.alerts import warnings_alert
             from pipelines.ingest import Snapshot
-            from pipelines.quality import QualityGateFailed
             from pipelines.quality import validate as run_validate
 
             report = run_validate(cfg, Snapshot(**snapshot))
             if not report.success:
-                raise AirflowFailException(str(QualityGateFailed(report)))
+                raise QualityGateStop(report)
+            if report.warnings and cfg.quality.alert_on_warnings:
+                context = get_current_context()
+                day = _as_of(context).isoformat()
+                post(warnings_alert(cfg.name, day, context["run_id"], report, cfg.quality.alert_top_n))
             return report.to_dict()
 
         @task

@@ -139,7 +139,31 @@ def _retrain(args: argparse.Namespace) -> int:
     _emit(args, outcome.to_dict(), [head, *(f"  {r}" for r in outcome.reasons)])
     if outcome.status == "failed" and not args.json:
         print(f"error: {outcome.reasons[0]}", file=sys.stderr)
+    _alert(cfg, outcome)
     return 1 if outcome.status == "failed" else 0
+
+
+def _alert(cfg: config_mod.ModelConfig, outcome: Any) -> None:
+    """Slack, when ``SLACK_WEBHOOK_URL`` is set: a failed run, or warnings when the config asks for them."""
+    from pipelines.alerts import docs_link, failure_alert, quality_alert, warnings_alert, webhook_from_env
+    from pipelines.quality import QualityReport
+
+    webhook = webhook_from_env()
+    report = QualityReport.from_dict(outcome.quality) if outcome.quality else None
+    top_n = cfg.quality.alert_top_n
+    if webhook is None:
+        return
+    if outcome.status == "failed" and report is not None and not report.success:
+        message = quality_alert(cfg.name, outcome.as_of, None, report, top_n, None, docs_link(report.docs_path))
+    elif outcome.status == "failed":
+        message = failure_alert(cfg.name, outcome.as_of, None, outcome.stage or "retrain", outcome.reasons[0])
+    elif report is not None and report.warnings and cfg.quality.alert_on_warnings:
+        message = warnings_alert(cfg.name, outcome.as_of, None, report, top_n)
+    else:
+        return
+    delivery = webhook.send(message)
+    if not delivery.delivered:
+        print(f"warning: the Slack alert was not delivered ({delivery.status or delivery.error})", file=sys.stderr)
 
 
 def _status(args: argparse.Namespace) -> int:

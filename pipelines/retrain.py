@@ -29,6 +29,7 @@ class RetrainOutcome:
     stage: str | None = None
     snapshot: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,7 +46,7 @@ def retrain(
 ) -> RetrainOutcome:
     """Run every stage for ``as_of``; a failed stage gives status ``failed`` naming the stage."""
     stage = "ingest"
-    snapshot = None
+    snapshot = report = None
     try:
         progress(f"ingest: reading the window before {as_of}")
         snapshot = ingest(cfg, as_of, source_url, training_days)
@@ -74,8 +75,17 @@ def retrain(
             [f"{stage} failed: {exc}"],
             stage,
             snapshot.to_dict() if snapshot else None,
+            quality=report.to_dict() if report else None,
         )
     metrics = {"challenger": decision.challenger_metrics, "champion": decision.champion_metrics}
     return RetrainOutcome(
-        cfg.name, as_of.isoformat(), result.status, result.version, result.reasons, None, snapshot.to_dict(), metrics
+        cfg.name,
+        as_of.isoformat(),
+        result.status,
+        result.version,
+        result.reasons,
+        None,
+        snapshot.to_dict(),
+        metrics,
+        report.to_dict(),
     )

@@ -6,6 +6,7 @@ for the whole session: a throw-away AIRFLOW_HOME with a SQLite metadata database
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
+from tests.webhook_server import WebhookServer
 
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="pipelines-tests-"))
@@ -33,6 +36,10 @@ os.environ.update(
 )
 for _name in (
     "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "SLACK_WEBHOOK_URL",
+    "AIRFLOW_CONN_SLACK_DEFAULT",
+    "PIPELINES_DOCS_BASE_URL",
     "PIPELINES_SOURCE_URL",
     "PIPELINES_ARTIFACT_ROOT",
     "PIPELINES_CONFIGS_DIR",
@@ -50,6 +57,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIPELINES_HOME", str(path))
     # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; pin it per test so no store leaks into the next.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{path / 'mlflow.db'}")
     return path
 
 
@@ -101,6 +109,21 @@ def postgres_databases() -> Iterator[Callable[[], str]]:
 def postgres_db(postgres_databases: Callable[[], str]) -> str:
     """One database of its own on the local PostgreSQL server, dropped afterwards."""
     return postgres_databases()
+
+
+@pytest.fixture
+def slack() -> Iterator[WebhookServer]:
+    """A webhook server on 127.0.0.1 for this test."""
+    with WebhookServer() as server:
+        yield server
+
+
+@pytest.fixture
+def slack_connection(slack: WebhookServer, monkeypatch: pytest.MonkeyPatch) -> WebhookServer:
+    """The Airflow connection ``slack_default`` and ``SLACK_WEBHOOK_URL`` both pointing at the test server."""
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_DEFAULT", json.dumps({"conn_type": "http", "password": slack.url}))
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    return slack
 
 
 @pytest.fixture(scope="session")
