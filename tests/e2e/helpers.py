@@ -6,7 +6,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 
+def run_once(dag: Any, day: date, conf: dict[str, Any] | None = None) -> Any:
+    """Run ``dag`` for logical date ``day`` with ``dag.test()``; returns the DagRun."""
+    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
+
+
 def run_dag(dag: Any, day: date, conf: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
     """Run ``dag`` for logical date ``day``; returns the run state and each task's state."""
-    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
+    run = run_once(dag, day, conf)
     return str(run.state), {ti.task_id: str(ti.state) for ti in run.get_task_instances()}

@@ -1,0 +1,152 @@
+"""Every bad-input scenario stops at the quality gate through the real DAG: one Slack message naming the
+broken expectation, no model version registered, the champion untouched, and the webhook URL nowhere."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines import registry
+from pipelines.cli import main
+from pipelines.config import load_model
+from pipelines.retrain import retrain
+from pipelines.scenarios import SCENARIOS
+from pipelines.seed import seed
+from tests.e2e.helpers import run_dag, run_once
+from tests.webhook_server import SECRET_PATH
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+RUN_DATE = date(2026, 4, 1)
+BROKEN = {
+    "renamed-column": ("expect_column_to_exist", "monthly_charges"),
+    "dropped-column": ("expect_column_to_exist", "tenure_months"),
+    "type-change": ("expect_column_values_to_be_in_type_list", "total_charges"),
+    "null-spike": ("expect_column_values_to_not_be_null", "monthly_charges"),
+    "out-of-range": ("expect_column_values_to_be_between", "age"),
+    "unknown-category": ("expect_column_values_to_be_in_set", "plan"),
+    "duplicate-keys": ("expect_column_values_to_be_unique", "customer_id"),
+    "empty-window": ("expect_table_row_count_to_be_between", None),
+    "stale": ("expect_column_max_to_be_between", "event_ts"),
+    "future-timestamps": ("expect_column_values_to_be_between", "event_ts"),
+    "single-class": ("expect_column_distinct_values_to_equal_set", "churned"),
+}
+
+
+@pytest.fixture(scope="module")
+def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An MLflow store whose champion v1 was trained on clean data before RUN_DATE (built once)."""
+    template = tmp_path_factory.mktemp("champion")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIPELINES_HOME", str(template))
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{template / 'mlflow.db'}")
+        url = f"sqlite:///{template / 'source.db'}"
+        seed(url, date(2026, 1, 1), days=90, rows_per_day=150, seed=3)
+        outcome = retrain(load_model("demo"), RUN_DATE - timedelta(days=7), url)
+        assert outcome.status == "promoted", outcome
+    yield template
+
+
+@pytest.fixture
+def broken_source(home: Path, champion_store: Path, monkeypatch: pytest.MonkeyPatch, slack_connection):
+    """This test's own copy of the champion's registry, and a source to break with a scenario."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(champion_store / "mlflow.db", home / "mlflow.db")
+    url = f"sqlite:///{home / 'source.db'}"
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", url)
+
+    def write(scenario: str) -> str:
+        seed(url, date(2026, 1, 1), days=90, rows_per_day=150, seed=3, scenario=scenario)
+        return url
+
+    return write
+
+
+def assert_url_nowhere(*texts: str) -> None:
+    for text in texts:
+        assert SECRET_PATH not in text and "s3cr3t" not in text
+
+
+def assert_registry_untouched() -> None:
+    assert [v.version for v in registry.all_versions("demo")] == [1]
+    champion = registry.by_alias("demo", registry.CHAMPION)
+    assert champion is not None and champion.version == 1
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_each_scenario_stops_at_the_gate_with_one_alert(scenario, dagbag, broken_source, slack, capfd, caplog):
+    broken_source(scenario)
+
+    state, tasks = run_dag(dagbag.get_dag("retrain_demo"), RUN_DATE)
+
+    assert state == "failed"
+    assert tasks["ingest"] == "success"
+    assert tasks["validate"] == "failed"
+    assert tasks["train"] == tasks["evaluate"] == tasks["promote"] == "upstream_failed"
+    assert len(slack.messages) == 1, slack.messages
+    text = slack.messages[0]["text"]
+    expectation, column = BROKEN[scenario]
+    assert f"`{expectation}`" + (f" on `{column}`" if column else "") in text
+    assert "Quality gate failed: demo 2026-04-01" in text
+    assert "Data Docs" in json.dumps(slack.messages[0]["blocks"])
+    assert_registry_untouched()
+    captured = capfd.readouterr()
+    assert_url_nowhere(captured.out, captured.err, caplog.text)
+
+
+def test_a_missing_table_fails_ingest_at_once_with_one_clear_alert(
+    dagbag, broken_source, home, slack, capfd, caplog, monkeypatch
+):
+    (home / "empty.db").touch()
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", f"sqlite:///{home / 'empty.db'}")
+
+    state, tasks = run_dag(dagbag.get_dag("retrain_demo"), RUN_DATE)
+
+    assert state == "failed" and tasks["ingest"] == "failed"
+    assert len(slack.messages) == 1
+    text = slack.messages[0]["text"]
+    assert "Retraining failed: demo 2026-04-01 at ingest" in text
+    assert "no such table: customer_events" in text
+    assert "Traceback" not in text
+    assert_registry_untouched()
+    captured = capfd.readouterr()
+    assert_url_nowhere(captured.out, captured.err, caplog.text)
+
+
+def test_a_source_that_stays_down_alerts_once_after_the_last_retry(dagbag, broken_source, slack, monkeypatch):
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", "postgresql+psycopg2://postgres@127.0.0.1:9/nowhere")
+    dag = dagbag.get_dag("retrain_demo")
+    for task in dag.tasks:
+        monkeypatch.setattr(task, "retries", 1)
+        monkeypatch.setattr(task, "retry_delay", timedelta(seconds=0))
+
+    run = run_once(dag, RUN_DATE)
+
+    ingest = next(ti for ti in run.get_task_instances() if ti.task_id == "ingest")
+    assert str(run.state) == "failed" and str(ingest.state) == "failed"
+    assert ingest.try_number == 2, "the task was retried once before failing for good"
+    assert slack.attempts == 1 and len(slack.messages) == 1
+    assert "at ingest" in slack.messages[0]["text"] and "Connection refused" in slack.messages[0]["text"]
+    assert_registry_untouched()
+
+
+def test_cli_retrain_on_corrupted_data_names_each_check_and_alerts_once(broken_source, slack, capsys):
+    broken_source("null-spike")
+
+    code = main(["retrain", "--model", "demo", "--as-of", RUN_DATE.isoformat()])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "error: validate failed: quality gate failed" in err
+    assert "expect_column_values_to_not_be_null on monthly_charges: observed 1050 unexpected" in out + err
+    assert len(slack.messages) == 1
+    assert "`expect_column_values_to_not_be_null` on `monthly_charges`" in slack.messages[0]["text"]
+    assert main(["status", "--model", "demo", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["champion"]["version"] == 1 and status["challenger"]["version"] == 1
+    assert_url_nowhere(out, err)
