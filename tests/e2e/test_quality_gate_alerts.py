@@ -54,13 +54,13 @@ def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def broken_source(home: Path, champion_store: Path, monkeypatch: pytest.MonkeyPatch, slack_connection):
-    """This test's own copy of the champion's registry, and a source to break with a scenario."""
+    """This test's own copy of the champion's registry, and a source to write clean or broken by a scenario."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(champion_store / "mlflow.db", home / "mlflow.db")
     url = f"sqlite:///{home / 'source.db'}"
     monkeypatch.setenv("PIPELINES_SOURCE_URL", url)
 
-    def write(scenario: str) -> str:
+    def write(scenario: str | None) -> str:
         seed(url, date(2026, 1, 1), days=90, rows_per_day=150, seed=3, scenario=scenario)
         return url
 
@@ -150,3 +150,37 @@ def test_cli_retrain_on_corrupted_data_names_each_check_and_alerts_once(broken_s
     status = json.loads(capsys.readouterr().out)
     assert status["champion"]["version"] == 1 and status["challenger"]["version"] == 1
     assert_url_nowhere(out, err)
+
+
+def test_warnings_are_posted_quietly_only_when_the_config_asks(broken_source, slack, tmp_path, monkeypatch, capsys):
+    from tests.conftest import ROOT
+
+    configs, suites = tmp_path / "configs", tmp_path / "expectations"
+    configs.mkdir()
+    suites.mkdir()
+    suite = json.loads((ROOT / "expectations" / "demo.json").read_text())
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_not_be_null",
+            "kwargs": {"column": "nps_score", "mostly": 0.99},
+            "meta": {"severity": "warning"},
+        }
+    )
+    (suites / "demo.json").write_text(json.dumps(suite))
+    config = (ROOT / "configs" / "demo.yaml").read_text()
+    monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
+    monkeypatch.setenv("PIPELINES_EXPECTATIONS_DIR", str(suites))
+    broken_source(None)
+
+    (configs / "demo.yaml").write_text(config)
+    assert main(["retrain", "--as-of", RUN_DATE.isoformat(), "--dry-run"]) == 0
+    assert slack.messages == [], "warnings stay quiet unless the config asks"
+
+    (configs / "demo.yaml").write_text(config.replace("alert_on_warnings: false", "alert_on_warnings: true"))
+    assert main(["retrain", "--as-of", RUN_DATE.isoformat(), "--dry-run"]) == 0
+    assert len(slack.messages) == 1
+    message = slack.messages[0]
+    assert "1 quality warning(s), run continues" in message["text"]
+    assert "`expect_column_values_to_not_be_null` on `nps_score`" in message["text"]
+    assert [b["type"] for b in message["blocks"]] == ["section", "context"]
+    capsys.readouterr()
