@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines import settings
+from pipelines.drift import DriftConfig
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -190,6 +191,7 @@ class ModelConfig(_Frozen):
     xgboost: XGBoostConfig = XGBoostConfig()
     policy: PolicyConfig
     quality: QualityConfig
+    drift: DriftConfig = DriftConfig()
     owner: str = "ml-platform"
 
     @property
@@ -203,6 +205,14 @@ class ModelConfig(_Frozen):
         if not MODEL_NAME.match(value):
             raise ValueError("model names are lower case letters, digits and '_', starting with a letter")
         return value
+
+    @model_validator(mode="after")
+    def _drift_names_features(self) -> ModelConfig:
+        named = {*self.drift.policy.key_features, *self.drift.thresholds.features}
+        unknown = sorted(named - set(self.columns.features))
+        if unknown:
+            raise ValueError(f"drift settings name unknown features: {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _metrics_fit_task(self) -> ModelConfig:

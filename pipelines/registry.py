@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def client() -> Any:
     import mlflow
     from mlflow import MlflowClient
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(settings.tracking_uri())
     mlflow.set_registry_uri(settings.tracking_uri())
     return MlflowClient(tracking_uri=settings.tracking_uri(), registry_uri=settings.tracking_uri())

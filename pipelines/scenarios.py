@@ -1,4 +1,5 @@
-"""The bad-input catalogue: realistic upstream breakages applied to clean demo data, in the most recent days.
+"""The bad-input catalogue: realistic upstream breakages applied to clean demo data, in the most recent days,
+plus ``drift``: valid data from a shifted population.
 
 ``python -m pipelines seed --scenario NAME`` writes clean data and then one of these on top, so each
 failure mode the quality gate promises to stop can be reproduced on demand.
@@ -64,6 +65,16 @@ def _future(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) ->
     return frame.assign(**{TIMESTAMP: shifted})
 
 
+def _covariate_shift(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    """Valid data from a changed population: prices up 40%, half the logins, most new customers in the north."""
+    north = recent & (rng.random(len(frame)) < 0.6)
+    return frame.assign(
+        monthly_charges=frame["monthly_charges"].where(~recent, (frame["monthly_charges"] * 1.4).round(2)),
+        logins_30d=frame["logins_30d"].where(~recent, (frame["logins_30d"] * 0.5).round(0)),
+        region=frame["region"].where(~north, "north"),
+    )
+
+
 def _single_class(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     return frame.assign(**{LABEL: frame[LABEL].where(~recent, 0)})
 
@@ -82,6 +93,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("stale", "the feed stopped: nothing in the last days", 3, _drop_recent),
         Scenario("future-timestamps", "20% of recent rows stamped 100 years ahead", 7, _future),
         Scenario("single-class", "every recent label is 0 (a broken label join)", 60, _single_class),
+        Scenario(
+            "drift",
+            "covariate shift, data still valid: monthly_charges x1.4, logins_30d halved, region mostly 'north'",
+            7,
+            _covariate_shift,
+        ),
     )
 }
 

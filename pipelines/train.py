@@ -20,6 +20,9 @@ from pipelines.config import METRICS_BY_TASK, ModelConfig
 from pipelines.features import Splits, labels, model_frame, split
 from pipelines.ingest import Snapshot, load
 from pipelines.metrics import compute
+from pipelines.profile import Profile, build_profile
+
+PROFILE_ARTIFACT = "drift_profile.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Lineage:
 
     trigger: str = "manual"
     airflow_run_id: str | None = None
+    cause: str = ""  # e.g. the drift report summary that triggered the run
 
 
 def config_hash(cfg: ModelConfig) -> str:
@@ -94,12 +98,26 @@ def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None) 
             "suite": cfg.quality.suite,
             "trigger": lineage.trigger,
             "airflow_run_id": lineage.airflow_run_id or "",
+            "trigger_cause": lineage.cause,
             "training_rows": str(len(splits.train)),
         },
     )
     registry.set_alias(cfg.name, registry.CHALLENGER, version)
     best = getattr(model, "best_iteration", None)
     return TrainResult(cfg.name, version, run_id, best, valid_metrics, reused=False)
+
+
+def reference_profile(cfg: ModelConfig, splits: Splits, model: Any) -> Profile:
+    """What drift monitoring compares new data with: the training rows' features and the model's scores."""
+    features = model_frame(splits.train, cfg)
+    return build_profile(
+        features,
+        cfg.columns.numeric,
+        cfg.columns.categorical,
+        predict(model, features, cfg.task),
+        bins=cfg.drift.bins,
+        max_categories=cfg.drift.max_categories,
+    )
 
 
 def _fit(cfg: ModelConfig, splits: Splits) -> Any:
@@ -151,6 +169,7 @@ def _log_and_register(
         with tempfile.TemporaryDirectory() as tmp:
             plot = _importance_plot(model, Path(tmp) / "feature_importance.png")
             mlflow.log_artifact(str(plot))
+        mlflow.log_text(reference_profile(cfg, splits, model).to_json(), PROFILE_ARTIFACT)
         with _quiet("mlflow.models.model"):
             info = mlflow.xgboost.log_model(
                 model,
