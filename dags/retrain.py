@@ -6,43 +6,16 @@ small metric dicts), never data. Nothing here touches a connection, variable or 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
+from dag_support import START_DATE, as_of, source_url, trigger_of
 from slack_alerts import BadInputStop, QualityGateStop, SlackAlertNotifier
 
 from pipelines.config import ModelConfig, load_all
-
-START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _as_of(context: Any) -> Any:
-    """The run's date: its logical date, or when it was due to run for asset-triggered runs."""
-    stamp = context.get("logical_date") or context["dag_run"].run_after
-    return stamp.date()
-
-
-def _source_url(cfg: ModelConfig) -> str:
-    """Env var first; then the Airflow connection named in the config; then the config's default."""
-    import os
-
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    connection_url = None
-    if cfg.source.conn_id and not os.environ.get(cfg.source.url_env):
-        try:
-            conn = Connection.get(cfg.source.conn_id)
-        except AirflowNotFoundException:
-            conn = None
-        if conn is not None:
-            connection_url = (conn.extra_dejson or {}).get("sqlalchemy_url") or conn.get_uri().replace(
-                "postgres://", "postgresql+psycopg2://", 1
-            )
-    return cfg.source.resolve_url(connection_url)
 
 
 def build_retrain_dag(cfg: ModelConfig) -> DAG:
@@ -91,7 +64,7 @@ on an older window. Set `dry_run` to evaluate without promoting.
             context = get_current_context()
             days = context["params"].get("training_days")
             try:
-                return run_ingest(cfg, _as_of(context), _source_url(cfg), days).to_dict()
+                return run_ingest(cfg, as_of(context), source_url(cfg), days).to_dict()
             except SourceSchemaError as exc:
                 raise BadInputStop(str(exc)) from exc
 
@@ -108,7 +81,7 @@ on an older window. Set `dry_run` to evaluate without promoting.
                 raise QualityGateStop(report)
             if report.warnings and cfg.quality.alert_on_warnings:
                 context = get_current_context()
-                day = _as_of(context).isoformat()
+                day = as_of(context).isoformat()
                 post(warnings_alert(cfg.name, day, context["run_id"], report, cfg.quality.alert_top_n))
             return report.to_dict()
 
@@ -119,8 +92,8 @@ on an older window. Set `dry_run` to evaluate without promoting.
             from pipelines.train import train as run_train
 
             context = get_current_context()
-            run_type = context["dag_run"].run_type
-            lineage = Lineage(trigger=getattr(run_type, "value", str(run_type)), airflow_run_id=context["run_id"])
+            trigger, cause = trigger_of(context)
+            lineage = Lineage(trigger=trigger, airflow_run_id=context["run_id"], cause=cause)
             return run_train(cfg, Snapshot(**snapshot), lineage).to_dict()
 
         @task

@@ -211,3 +211,28 @@ def docs_link(path: str | None) -> str | None:
     base = os.environ.get("PIPELINES_DOCS_BASE_URL", "").rstrip("/")
     local_root = settings.home().as_uri()
     return f"{base}{path.removeprefix(local_root)}" if base and path.startswith(local_root) else path
+
+
+def drift_alert(model: str, logical_date: str, extra: dict[str, Any], run_url: str | None = None) -> SlackMessage:
+    """Drift confirmed, a retrain is on its way: which inputs moved and by how much."""
+    moved = [
+        f"• `{name}`: " + ", ".join(f"{key} {value:.3f}" for key, value in stats.items())
+        for name, stats in extra.get("statistics", {}).items()
+    ]
+    prediction = extra.get("prediction_psi")
+    title = f"Drift confirmed: {model} {logical_date}, retraining"
+    summary = (
+        f"Window {extra.get('window_start')}..{extra.get('window_end')} against champion v{extra.get('champion_version')}: "
+        f"{len(moved)} feature(s) moved"
+        + (f", prediction PSI {prediction:.3f}" if prediction is not None else "")
+        + f". {extra.get('confirmation', '')}."
+    )
+    return SlackMessage(
+        "\n".join([title, summary, *moved]),
+        [
+            _header(f":chart_with_upwards_trend: {title}"),
+            _section(summary),
+            _section("\n".join(moved) or "no single feature over its threshold (prediction drift)"),
+            _context(f"model *{model}*", *_links(run_url, None)),
+        ],
+    )

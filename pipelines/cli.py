@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "retrain":
             verb.add_argument("--dry-run", action="store_true", help="evaluate but never promote")
 
+    drift = verbs.add_parser("drift", help="compare recent data with the champion's reference profile")
+    drift.add_argument("--model", default="demo")
+    drift.add_argument("--as-of", type=_day, required=True, help="check the window_days before this date")
+    drift.add_argument("--source-url", help="override the model's source URL")
+    drift.add_argument("--record", action="store_true", help="remember the check (consecutive/cooldown) and log it")
+    drift.add_argument("--json", action="store_true")
+
     status = verbs.add_parser("status", help="champion, challenger, previous champion, recent decisions")
     status.add_argument("--model", default="demo")
     status.add_argument("--json", action="store_true")
@@ -166,6 +173,29 @@ def _alert(cfg: config_mod.ModelConfig, outcome: Any) -> None:
         print(f"warning: the Slack alert was not delivered ({delivery.status or delivery.error})", file=sys.stderr)
 
 
+def _drift(args: argparse.Namespace) -> int:
+    from pipelines.monitor import check_drift
+
+    cfg = config_mod.load_model(args.model)
+    check = check_drift(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), record=args.record)
+    report = check.report
+    payload = {**report, "confirmed": check.confirmed, "confirmation": check.reason, "check": check.to_dict()}
+    payload["check"].pop("report")
+    lines = [
+        f"{cfg.name} v{check.champion_version}, {check.window_start}..{check.window_end}: "
+        + ("DRIFT" if check.drift else "no drift")
+        + f" ({check.reason})",
+        *(f"  {reason}" for reason in report["reasons"]),
+        *(
+            f"  {name:<24} {stats['status']:<4} psi {stats['psi']:.3f}"
+            for name, stats in sorted(report["features"].items(), key=lambda kv: -(kv[1]["psi"] or 0.0))
+            if stats.get("psi") is not None
+        ),
+    ]
+    _emit(args, payload, lines)
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from pipelines.status import history_lines, status
 
@@ -189,6 +219,7 @@ _VERBS = {
     "ingest": _stage,
     "validate": _stage,
     "retrain": _retrain,
+    "drift": _drift,
     "status": _status,
     "rollback": _rollback,
 }

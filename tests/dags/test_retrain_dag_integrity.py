@@ -79,3 +79,25 @@ def test_a_new_yaml_and_suite_give_a_new_dag_without_code(airflow_db, tmp_path: 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     assert {"retrain_demo", "retrain_churn_eu"} <= set(bag.dag_ids)
+
+
+def test_monitor_dag_checks_then_emits_the_drift_asset(dagbag):
+    dag = dagbag.get_dag("monitor_demo")
+    assert {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks} == {
+        "check_drift": ["trigger_retrain"],
+        "trigger_retrain": [],
+    }
+    assert dag.timetable._expression == "30 1 * * *"
+    assert [o.name for o in dag.get_task("trigger_retrain").outlets] == ["drift_demo"]
+    assert dag.max_active_runs == 1 and dag.catchup is False
+
+
+def test_drift_triggered_runs_record_what_moved_in_their_lineage():
+    from types import SimpleNamespace
+
+    from dag_support import trigger_of
+
+    event = SimpleNamespace(extra={"drifted": ["monthly_charges"]})
+    drift_run = {"dag_run": SimpleNamespace(run_type="asset_triggered"), "triggering_asset_events": {"a": [event]}}
+    assert trigger_of(drift_run) == ("drift", '[{"drifted": ["monthly_charges"]}]')
+    assert trigger_of({"dag_run": SimpleNamespace(run_type="backfill")}) == ("backfill", "")

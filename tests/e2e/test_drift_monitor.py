@@ -1,0 +1,113 @@
+"""The monitor DAG end to end: a clean window emits nothing; shifted data, confirmed by two consecutive
+checks, emits the drift asset event that schedules a retrain run; the cooldown stops a second one."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.config import load_model
+from pipelines.retrain import retrain
+from pipelines.seed import seed
+from tests.e2e.helpers import run_dag
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+
+def drift_events() -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "drift_demo")
+            .order_by(AssetEvent.id)
+        )
+        return [dict(extra) for (extra,) in rows]
+
+
+def unpause(dag_id: str) -> None:
+    """Asset events only queue runs of unpaused DAGs, as in a live deployment."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=False))
+
+
+def retrain_runs_created_by_the_scheduler() -> list[str]:
+    """Let the scheduler's own run-creation step consume the asset queue (no executor involved)."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import prohibit_commit
+    from sqlalchemy import select
+
+    runner = SchedulerJobRunner(job=Job())
+    with create_session() as session, prohibit_commit(session) as guard:
+        runner._create_dagruns_for_dags(guard, session)
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.run_type).where(DagRun.dag_id == "retrain_demo", DagRun.run_type == "asset_triggered")
+        )
+        return [str(getattr(r, "value", r)) for (r,) in rows]
+
+
+def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
+    dagbag, home, slack_connection, monkeypatch, capsys
+):
+    slack = slack_connection
+    url = f"sqlite:///{home / 'source.db'}"
+    monkeypatch.setenv("PIPELINES_SOURCE_URL", url)
+    home.mkdir(parents=True, exist_ok=True)
+    seed(url, date(2026, 1, 1), days=120, rows_per_day=150, seed=3)
+    assert retrain(load_model("demo"), date(2026, 4, 20), url).status == "promoted"
+    monitor = dagbag.get_dag("monitor_demo")
+    run_dag(monitor, date(2026, 4, 22))  # writes both DAGs to the metadata DB
+    unpause("retrain_demo")
+    before = len(drift_events())
+
+    capsys.readouterr()
+    assert main(["drift", "--as-of", "2026-04-23", "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert clean["drift"] is False and clean["drifted"] == []
+
+    state, tasks = run_dag(monitor, date(2026, 4, 23))
+    assert state == "success" and tasks == {"check_drift": "success", "trigger_retrain": "skipped"}
+    assert len(drift_events()) == before, "a clean window emits no drift event"
+
+    seed(url, date(2026, 1, 1), days=120, rows_per_day=150, seed=3, scenario="drift")
+    capsys.readouterr()
+    assert main(["drift", "--as-of", "2026-05-01", "--json"]) == 0
+    shifted = json.loads(capsys.readouterr().out)
+    assert shifted["drift"] is True
+    assert sorted(shifted["drifted"]) == ["logins_30d", "monthly_charges", "region"]
+    assert shifted["features"]["monthly_charges"]["psi"] > 0.25 and shifted["features"]["age"]["psi"] < 0.1
+    state, tasks = run_dag(monitor, date(2026, 5, 1))
+    assert tasks["trigger_retrain"] == "skipped", "one check with drift is not yet confirmed"
+    assert len(drift_events()) == before
+
+    state, tasks = run_dag(monitor, date(2026, 5, 2))
+    assert tasks["trigger_retrain"] == "success"
+    events = drift_events()
+    assert len(events) == before + 1
+    extra = events[-1]
+    assert sorted(extra["drifted"]) == ["logins_30d", "monthly_charges", "region"]
+    assert extra["window_start"] == "2026-04-29" and extra["window_end"] == "2026-05-02"
+    assert extra["statistics"]["monthly_charges"]["psi"] > 0.25
+    assert "drift in 2 consecutive checks" in extra["confirmation"]
+    assert len(slack.messages) == 1 and "Drift confirmed: demo 2026-05-02" in slack.messages[0]["text"]
+    assert "`monthly_charges`" in slack.messages[0]["text"]
+    assert retrain_runs_created_by_the_scheduler() == ["asset_triggered"]
+
+    state, tasks = run_dag(monitor, date(2026, 5, 3))
+    assert tasks["trigger_retrain"] == "skipped", "the cooldown stops a second drift-triggered retrain"
+    assert len(drift_events()) == before + 1
