@@ -16,11 +16,12 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install demo test lint up down clean
+.PHONY: help install demo test lint bench up down clean
 
 help:
 	@echo "make demo   seed demo data and run the retrain DAG for several dates (embedded defaults)"
 	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make bench  run the benchmarks (drift report vs Evidently) and print their ratios"
 	@echo "make up     start Airflow (UI :8080) and the MLflow UI (:5000) on the state in $(PIPELINES_HOME)"
 	@echo "make down   stop what make up started"
 	@echo "make clean  delete the state folder $(PIPELINES_HOME)"
@@ -39,12 +40,15 @@ demo: install
 	$(PY) scripts/demo.py
 
 lint: install
-	$(VENV)/bin/ruff check pipelines dags plugins tests scripts
-	$(VENV)/bin/ruff format --check pipelines dags plugins tests scripts
+	$(VENV)/bin/ruff check pipelines dags plugins tests scripts bench
+	$(VENV)/bin/ruff format --check pipelines dags plugins tests scripts bench
 	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/drift_bench.py
 
 up: install
 	$(PY) scripts/stack.py up
