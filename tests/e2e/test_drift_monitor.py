@@ -4,6 +4,7 @@ checks, emits the drift asset event that schedules a retrain run; the cooldown s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
@@ -32,14 +33,25 @@ def drift_events() -> list[dict]:
         return [dict(extra) for (extra,) in rows]
 
 
-def unpause(dag_id: str) -> None:
-    """Asset events only queue runs of unpaused DAGs, as in a live deployment."""
+@pytest.fixture
+def retrain_unpaused() -> Iterator[Callable[[], None]]:
+    """Asset events only queue runs of unpaused DAGs, as in a live deployment; afterwards the DAG is paused
+    again and the runs the asset created are deleted, so later tests see the session's DB as before."""
+    from airflow.models.asset import AssetDagRunQueue
     from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
-    from sqlalchemy import update
+    from sqlalchemy import delete, update
 
+    def paused(value: bool) -> None:
+        with create_session() as session:
+            session.execute(update(DagModel).where(DagModel.dag_id == "retrain_demo").values(is_paused=value))
+
+    yield lambda: paused(False)
+    paused(True)
     with create_session() as session:
-        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=False))
+        session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == "retrain_demo"))
+        session.execute(delete(DagRun).where(DagRun.dag_id == "retrain_demo", DagRun.run_type == "asset_triggered"))
 
 
 def retrain_runs_created_by_the_scheduler() -> list[str]:
@@ -62,7 +74,7 @@ def retrain_runs_created_by_the_scheduler() -> list[str]:
 
 
 def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
-    dagbag, home, slack_connection, monkeypatch, capsys
+    dagbag, home, slack_connection, monkeypatch, capsys, retrain_unpaused
 ):
     slack = slack_connection
     url = f"sqlite:///{home / 'source.db'}"
@@ -72,7 +84,7 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
     assert retrain(load_model("demo"), date(2026, 4, 20), url).status == "promoted"
     monitor = dagbag.get_dag("monitor_demo")
     run_dag(monitor, date(2026, 4, 22))  # writes both DAGs to the metadata DB
-    unpause("retrain_demo")
+    retrain_unpaused()
     before = len(drift_events())
 
     capsys.readouterr()

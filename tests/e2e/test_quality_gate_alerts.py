@@ -78,7 +78,11 @@ def assert_registry_untouched() -> None:
     assert champion is not None and champion.version == 1
 
 
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_the_catalogue_covers_every_breaking_scenario():
+    assert set(BROKEN) == set(SCENARIOS) - {"drift"}, "drift is valid data and must pass the gate"
+
+
+@pytest.mark.parametrize("scenario", sorted(BROKEN))
 def test_each_scenario_stops_at_the_gate_with_one_alert(scenario, dagbag, broken_source, slack, capfd, caplog):
     broken_source(scenario)
 
