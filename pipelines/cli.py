@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--record", action="store_true", help="remember the check (consecutive/cooldown) and log it")
     drift.add_argument("--json", action="store_true")
 
+    backfill = verbs.add_parser("backfill", help="backfill the retrain DAG through the Airflow REST API and wait")
+    backfill.add_argument("--model", default="demo")
+    backfill.add_argument("--from", dest="first", type=_day, required=True, help="first date, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", type=_day, required=True, help="last date (inclusive), YYYY-MM-DD")
+    backfill.add_argument("--timeout", type=_positive, default=3600, help="seconds to wait (default 3600)")
+    backfill.add_argument("--unpause", action="store_true", help="unpause the DAG first if it is paused")
+    backfill.add_argument("--json", action="store_true")
+
     status = verbs.add_parser("status", help="champion, challenger, previous champion, recent decisions")
     status.add_argument("--model", default="demo")
     status.add_argument("--json", action="store_true")
@@ -196,6 +204,53 @@ def _drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from pipelines.backfill import (
+        AirflowAPI,
+        AirflowAPIError,
+        RunResult,
+        ensure_unpaused,
+        planned_dates,
+        start_backfill,
+        wait_for_backfill,
+    )
+    from pipelines.status import status
+
+    cfg = config_mod.load_model(args.model)
+    dag_id = f"retrain_{cfg.name}"
+    try:
+        api = AirflowAPI.from_env()
+        ensure_unpaused(api, dag_id, args.unpause)
+        dates = planned_dates(api, dag_id, args.first, args.last)
+        if not dates:
+            raise ValueError(f"no scheduled runs of {dag_id} between {args.first} and {args.last}")
+        backfill_id = start_backfill(api, dag_id, args.first, args.last)
+        _progress(f"backfill {backfill_id} of {dag_id}: {len(dates)} run(s), {dates[0]} .. {dates[-1]}")
+        seen: dict[str, str] = {}
+
+        def show(runs: list[RunResult]) -> None:
+            for run in runs:
+                if seen.get(run.run_id) != run.state:
+                    seen[run.run_id] = run.state
+                    done = sum(1 for r in runs if r.state in ("success", "failed"))
+                    _progress(f"[{done}/{len(dates)}] {run.day} {run.state}")
+
+        runs = wait_for_backfill(api, dag_id, backfill_id, timeout=args.timeout, progress=show)
+    except AirflowAPIError as exc:
+        raise RuntimeError(str(exc)) from exc
+    decisions = {d["window_end"]: d for d in status(cfg.name)["decisions"]}
+    rows = []
+    for run in runs:
+        decision = decisions.get(run.day, {})
+        rows.append({**run.__dict__, "version": decision.get("version"), "decision": decision.get("decision")})
+    lines = [
+        f"{r['day']}  {r['state']:<8} " + (f"v{r['version']} {r['decision']}" if r["version"] else "no new version")
+        for r in rows
+    ]
+    _emit(args, {"model": cfg.name, "backfill_id": backfill_id, "runs": rows}, lines)
+    return 0 if all(r.state == "success" for r in runs) else 1
+
+
 def _status(args: argparse.Namespace) -> int:
     from pipelines.status import history_lines, status
 
@@ -220,6 +275,7 @@ _VERBS = {
     "validate": _stage,
     "retrain": _retrain,
     "drift": _drift,
+    "backfill": _backfill,
     "status": _status,
     "rollback": _rollback,
 }
