@@ -103,17 +103,14 @@ def suite_parameters(cfg: ModelConfig, snapshot: Snapshot) -> dict[str, Any]:
 def validate(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport:
     """Validate the snapshot against the model's suite; never raises for failed expectations.
 
-    Writes the full GX validation result next to the snapshot and renders it into the model's Data Docs
-    site (``snapshots/<model>/data_docs``); the report carries both paths.
+    The GX file context lives next to the snapshot, in its window's folder, so concurrent runs of other
+    windows or models never share GX state. The full validation result is written next to the snapshot and
+    rendered into Data Docs (``<window folder>/data_docs``); the report carries both paths.
     """
     frame = load(snapshot)
     result_file = Path(snapshot.path).with_suffix(f".{cfg.quality.suite}.validation.json")
     report, full_result, docs_path = run_suite(
-        cfg.quality.suite,
-        frame,
-        cfg.name,
-        suite_parameters(cfg, snapshot),
-        Path(snapshot.path).parent.parent / "data_docs",
+        cfg.quality.suite, frame, cfg.name, Path(snapshot.path).parent, suite_parameters(cfg, snapshot)
     )
     report = replace(report, result_path=str(result_file), docs_path=docs_path)
     result_file.write_text(json.dumps({"report": report.to_dict(), "result": full_result}, indent=2, default=str))
@@ -124,19 +121,19 @@ def run_suite(
     suite_name: str,
     frame: pd.DataFrame,
     asset_name: str,
+    project_dir: Path,
     parameters: dict[str, Any] | None = None,
-    docs_dir: Path | None = None,
 ) -> tuple[QualityReport, dict[str, Any], str | None]:
-    """Run one suite on a dataframe through a file-based GX context in the state folder.
+    """Run one suite on a dataframe through a file-based GX context in ``project_dir``.
 
-    Returns the compact report, GX's full result as JSON and, with ``docs_dir``, the Data Docs page.
+    Returns the compact report, GX's full result as JSON and its Data Docs page (``project_dir/data_docs``).
     """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="file", project_root_dir=str(settings.home()))
+    context = gx.get_context(mode="file", project_root_dir=str(project_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = context.suites.add_or_update(ExpectationSuite(**load_suite_dict(suite_name)))
     datasource = context.data_sources.add_or_update_pandas("snapshots")
@@ -149,33 +146,31 @@ def run_suite(
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{asset_name}__{suite_name}", data=batch, suite=suite)
     )
-    actions: list[Any] = []
-    site = f"{asset_name}_data_docs"
-    if docs_dir is not None:
-        if site not in context.get_site_names():
-            context.add_data_docs_site(
-                site_name=site,
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    site = "snapshot_data_docs"
+    if site not in context.get_site_names():
+        context.add_data_docs_site(
+            site_name=site,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(project_dir / "data_docs"),
                 },
-            )
-        actions.append(UpdateDataDocsAction(name="data_docs", site_names=[site]))
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=f"{asset_name}__{suite_name}",
             validation_definitions=[definition],
-            actions=actions,
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[site])],
             result_format="SUMMARY",
         )
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters or {})
     (identifier, result), *_ = outcome.run_results.items()
-    docs_path = None
-    if docs_dir is not None:
-        urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=site)
-        docs_path = next((u["site_url"] for u in urls if u.get("site_url")), None)
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=site)
+    docs_path = next((u["site_url"] for u in urls if u.get("site_url")), None)
     return _report(suite_name, result), result.to_json_dict(), docs_path
 
 
