@@ -111,6 +111,10 @@ def up() -> int:
         print(f"the Airflow api-server did not answer within 180 s: see {LOGS / 'airflow-api-server.log'}")
         return 1
     wait_for(f"{mlflow_url}/health", 60)
+    dead = [pidfile.stem for pidfile in sorted(RUN.glob("*.pid")) if not alive(int(pidfile.read_text()))]
+    if dead:
+        print(f"exited soon after start: {', '.join(dead)}; see their logs in {LOGS}")
+        return 1
     passwords = Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
     users = json.loads(passwords.read_text()) if passwords.exists() else {}
     login = ", ".join(f"user {user} password {password}" for user, password in users.items())
