@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipelines.config import SourceConfig
 from pipelines.windows import Window
+
+if TYPE_CHECKING:  # pandas is imported where it is used
+    import pandas as pd
 
 
 class SourceError(RuntimeError):
@@ -33,21 +36,29 @@ def make_engine(url: str) -> Engine:
 
 
 def window_statement(
-    source: SourceConfig, timestamp: str, window: Window, future_after: datetime | None = None
+    source: SourceConfig,
+    timestamp: str,
+    window: Window,
+    future_after: datetime | None = None,
+    *,
+    bound_type: sa.types.TypeEngine[datetime] | None = None,
 ) -> sa.Executable:
     """The SELECT for a window: identifiers quoted by SQLAlchemy, window bounds as bound parameters.
 
     With ``future_after`` (table sources), rows stamped later than it are selected too, so the quality
     gate sees timestamps that cannot be true yet instead of them silently falling outside the window.
+    ``bound_type`` is the SQLAlchemy type of the bounds (default ``DateTime``); the Arrow path passes one
+    that SQLAlchemy renders as a typed literal (see ``pipelines.arrow_source``).
     """
     start, end = window.bounds()
+    bound = bound_type if bound_type is not None else sa.DateTime()
     if source.query is not None:
         return sa.text(source.query).bindparams(
-            sa.bindparam("window_start", start, type_=sa.DateTime()),
-            sa.bindparam("window_end", end, type_=sa.DateTime()),
+            sa.bindparam("window_start", start, type_=bound),
+            sa.bindparam("window_end", end, type_=bound),
         )
     assert source.table is not None
-    ts = sa.column(timestamp, sa.DateTime())
+    ts = sa.column(timestamp, bound)
     table = sa.table(source.table, ts, schema=source.db_schema)
     in_window = sa.and_(ts >= start, ts < end)
     condition = in_window if future_after is None else sa.or_(in_window, ts > max(future_after, end))
@@ -58,9 +69,11 @@ def read_window(
     url: str, source: SourceConfig, timestamp: str, window: Window, future_after: datetime | None = None
 ) -> pd.DataFrame:
     """All rows of the window (and any stamped after ``future_after``), with the timestamp column parsed."""
+    import pandas as pd
+
     try:
         engine = make_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:  # ValueError: a bad port
         raise SourceSchemaError(f"bad source URL: {_first_line(exc)}") from exc
     try:
         with engine.connect() as conn:

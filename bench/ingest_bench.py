@@ -1,0 +1,242 @@
+"""Our ingest stage vs a raw ADBC fetch vs pandas.read_sql, on the same PostgreSQL window.
+
+    .venv/bin/python bench/ingest_bench.py                 # 1,000,000 rows x 23 columns, ~3 min
+    .venv/bin/python bench/ingest_bench.py --rows 100000   # a quick look
+
+Makes a database of its own on the local PostgreSQL server (dropped at the end), loads the demo table
+(``pipelines.seed.generate``) once with ADBC bulk ingest (binary COPY), spread over the demo model's 49 days
+so that the demo config's own window holds every row. Then, side by side on the same window and the same
+SQL text (the one ``ingest`` runs: bounds, future rows, ORDER BY timestamp, entity key):
+
+1. in-process, median of ``--repeats`` rounds, interleaved (each contender goes first once): our ``ingest``
+   (snapshot deleted before each run so it really writes), a raw ADBC fetch into an Arrow table,
+   ``pandas.read_sql`` via SQLAlchemy;
+2. as subprocesses, both paying the interpreter start: ``python -m pipelines ingest --model demo --as-of D
+   --source-url URL`` (run as ``python -c`` with ``runpy.run_module("pipelines")``, which is what ``-m``
+   does, plus an exit hook reporting the peak memory) vs a script doing only the raw ADBC fetch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipelines.arrow_source import libpq_uri, window_query  # noqa: E402
+from pipelines.config import load_model  # noqa: E402
+from pipelines.ingest import _utc_now, ingest  # noqa: E402
+from pipelines.seed import DEFAULT_START, generate  # noqa: E402
+from pipelines.windows import Window  # noqa: E402
+
+DEFAULT_ADMIN = os.environ.get("PIPELINES_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+TARGET_VS_RAW = 1.3
+TARGET_VS_READ_SQL = 5.0
+
+# Each child reports its own peak resident memory (VmHWM, fresh since exec; ru_maxrss would include this
+# process's memory inherited through fork) on exit.
+PEAK = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write(next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))))
+"""
+CLI_SCRIPT = (
+    PEAK
+    + """
+import runpy
+sys.argv = ["pipelines", *sys.argv[1:]]
+runpy.run_module("pipelines", run_name="__main__", alter_sys=True)  # what python -m pipelines does
+"""
+)
+RAW_FETCH_SCRIPT = (
+    PEAK
+    + """
+import adbc_driver_postgresql.dbapi as dbapi
+with dbapi.connect(sys.argv[1], autocommit=True) as conn, conn.cursor() as cursor:
+    cursor.execute(sys.argv[2])
+    print(cursor.fetch_arrow_table().num_rows)
+"""
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3, help="in-process rounds (median), default 3")
+    parser.add_argument("--cli-repeats", type=int, default=3, help="subprocess rounds (median), default 3")
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN, help="SQLAlchemy URL of a database to create ours from")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    os.environ["PIPELINES_HOME"] = str(home)
+    os.environ.pop("PIPELINES_INGEST_ENGINE", None)
+    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    name = f"pipelines_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
+    try:
+        run(url, args, home)
+    finally:
+        print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+def run(url: str, args: argparse.Namespace, home: Path) -> None:
+    cfg = load_model("demo")
+    days = cfg.windows.training_days + cfg.windows.holdout_days
+    as_of = DEFAULT_START + timedelta(days=days)
+    window = Window.for_as_of(as_of, cfg.windows)
+    assert window.start == DEFAULT_START
+
+    started = time.perf_counter()
+    frame = generate(DEFAULT_START, days, math.ceil(args.rows / days), seed=11).head(args.rows)
+    generated = time.perf_counter() - started
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    del frame
+    started = time.perf_counter()
+    load(url, table, cfg.source.table or "customer_events")
+    loaded = time.perf_counter() - started
+    print(
+        f"PostgreSQL source: {table.num_rows:,} rows x {table.num_columns} columns, {table.nbytes / 2**20:.0f} MiB "
+        f"in Arrow; generated in {generated:.1f} s, loaded with ADBC bulk ingest (COPY) in {loaded:.1f} s"
+    )
+    del table
+
+    order = [cfg.columns.timestamp, cfg.columns.entity_key]
+    query = window_query(cfg.source, cfg.columns.timestamp, window, _utc_now(), order_by=order)
+    uri = libpq_uri(url)
+    snapshots = home / "snapshots"
+    print(f"window {window.start} .. {window.last_day} (as of {as_of}); the query:\n  {' '.join(query.split())}\n")
+
+    def our_ingest() -> int:
+        return ingest(cfg, as_of, url).rows
+
+    def raw_adbc() -> int:
+        import adbc_driver_postgresql.dbapi as dbapi
+
+        with dbapi.connect(uri, autocommit=True) as conn, conn.cursor() as cursor:
+            cursor.execute(query)
+            return int(cursor.fetch_arrow_table().num_rows)
+
+    def read_sql() -> int:
+        import pandas as pd
+
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                return len(pd.read_sql(sa.text(query), conn))
+        finally:
+            engine.dispose()
+
+    contenders: dict[str, Callable[[], int]] = {
+        "our ingest (ADBC -> parquet)": our_ingest,
+        "raw ADBC fetch -> Arrow table": raw_adbc,
+        "pandas.read_sql (SQLAlchemy)": read_sql,
+    }
+    times: dict[str, list[float]] = {label: [] for label in contenders}
+    labels = list(contenders)
+    for round_ in range(args.repeats):
+        for label in labels[round_ % 3 :] + labels[: round_ % 3]:  # each goes first once: no order bias
+            fn = contenders[label]
+            shutil.rmtree(snapshots, ignore_errors=True)  # so that ingest really writes
+            started = time.perf_counter()
+            rows = fn()
+            times[label].append(time.perf_counter() - started)
+            assert rows == args.rows, f"{label} read {rows} rows, expected {args.rows}"
+        print(f"round {round_ + 1}: " + ", ".join(f"{t[-1]:.2f} s" for t in times.values()), flush=True)
+    snapshot = ingest(cfg, as_of, url)
+    size = Path(snapshot.path).stat().st_size / 2**20
+    median = {label: statistics.median(t) for label, t in times.items()}
+    ours, raw, pandas_time = median.values()
+
+    print(f"\nin-process, median of {args.repeats} (all runs: seconds)")
+    for label, value in median.items():
+        print(f"  {label:<32} {value:6.2f} s   {' '.join(f'{t:.2f}' for t in times[label])}")
+    print(f"  snapshot: {snapshot.rows:,} rows, {size:.0f} MiB parquet, hash {snapshot.content_hash[:16]}")
+    verdict(f"ingest / raw ADBC fetch      = {ours / raw:.2f}x", ours / raw <= TARGET_VS_RAW, f"<= {TARGET_VS_RAW}x")
+    verdict(
+        f"read_sql / ingest            = {pandas_time / ours:.1f}x",
+        pandas_time / ours >= TARGET_VS_READ_SQL,
+        f">= {TARGET_VS_READ_SQL:.0f}x",
+    )
+    print(f"  (read_sql / raw ADBC fetch   = {pandas_time / raw:.1f}x: the ceiling for any ingest that writes a file)")
+
+    env = {**os.environ, "PIPELINES_HOME": str(home)}
+    cli = [sys.executable, "-c", CLI_SCRIPT, "ingest", "--model", "demo", "--as-of", as_of.isoformat()]
+    raw_cmd = [sys.executable, "-c", RAW_FETCH_SCRIPT, uri, query]
+    cli_times: list[tuple[float, float]] = []
+    raw_times: list[tuple[float, float]] = []
+    for round_ in range(args.cli_repeats):
+        for which in ("cli", "raw") if round_ % 2 == 0 else ("raw", "cli"):
+            shutil.rmtree(snapshots, ignore_errors=True)
+            if which == "cli":
+                cli_times.append(child(cli + ["--source-url", url], env))
+            else:
+                raw_times.append(child(raw_cmd, env))
+        print(f"subprocess round: CLI {cli_times[-1][0]:.2f} s, raw ADBC script {raw_times[-1][0]:.2f} s", flush=True)
+    cli_wall = statistics.median(t for t, _ in cli_times)
+    raw_wall = statistics.median(t for t, _ in raw_times)
+    print(f"\nsubprocesses (interpreter start and imports included), median of {args.cli_repeats}")
+    for label, runs in (("python -m pipelines ingest", cli_times), ("raw ADBC fetch script", raw_times)):
+        wall, peak = statistics.median(t for t, _ in runs), max(m for _, m in runs)
+        print(f"  {label:<32} {wall:6.2f} s   peak RSS {peak:.0f} MiB   runs: {' '.join(f'{t:.2f}' for t, _ in runs)}")
+    verdict(
+        f"CLI ingest / raw ADBC script = {cli_wall / raw_wall:.2f}x", cli_wall / raw_wall <= TARGET_VS_RAW, "<= 1.3x"
+    )
+
+
+def load(url: str, table: pa.Table, name: str) -> None:
+    """The demo table, as ``pipelines.seed.write_table`` makes it (same column types, index on the timestamp)."""
+    import adbc_driver_postgresql.dbapi as dbapi
+
+    with dbapi.connect(libpq_uri(url)) as conn:
+        with conn.cursor() as cursor:
+            cursor.adbc_ingest(name, table, mode="create")
+            index = sa.dialects.postgresql.dialect().identifier_preparer.quote
+            cursor.execute(f"CREATE INDEX {index('ix_' + name + '_ts')} ON {index(name)} (event_ts)")
+            cursor.execute(f"ANALYZE {index(name)}")
+        conn.commit()
+
+
+def child(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MiB of one subprocess (one of the scripts above), which must succeed."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)  # reaps the child: its own peak memory
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            output.seek(0)
+            raise RuntimeError(f"{command[3:6]} failed ({process.returncode}): {output.read()[-2000:]!r}")
+        output.seek(0)
+        peak = [line for line in output.read().decode().splitlines() if line.startswith("VmHWM")]
+    return wall, int(peak[-1].split()[1]) / 1024
+
+
+def verdict(text: str, met: bool, target: str) -> None:
+    print(f"  {text}   target {target}: {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,400 @@
+"""PostgreSQL windows straight into Arrow: binary COPY through the ADBC driver, streamed as record batches.
+
+``ingest`` uses this for PostgreSQL sources (see ``use_arrow``); every other dialect, and PostgreSQL when
+the environment variable ``PIPELINES_INGEST_ENGINE=sqlalchemy`` is set, goes through
+``pipelines.sources.read_window`` (SQLAlchemy + pandas).
+
+Window bounds are SQL literals here, not bound parameters, and on purpose: the ADBC PostgreSQL driver
+(1.13) streams a result with ``COPY (query) TO STDOUT (FORMAT binary)`` only when the query has no bound
+parameters. With parameters it runs ``PQexecParams`` and holds the whole result in libpq memory before the
+first batch (1,000,000 demo rows: one batch, ~1 GB resident instead of ~150 MB), and COPY itself cannot
+take parameters. So SQLAlchemy renders the bounds with its own literal renderer for ``DateTime`` as
+``CAST('2026-01-11 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)`` (what psycopg2 sends for a bound
+``datetime``). Only naive ``datetime`` objects (from ``Window.bounds()`` and the wall clock) can be
+rendered, anything else raises; no text from a config or a user is ever put into the SQL, and identifiers
+are quoted by SQLAlchemy as on the other path. Query sources (``:window_start`` / ``:window_end``) are
+compiled the same way from ``sqlalchemy.text(...).bindparams(...)`` with the PostgreSQL dialect and the
+``numeric_dollar`` paramstyle (so a ``%`` in the query is left alone), then wrapped in
+``SELECT * FROM (query) AS window_rows ORDER BY ...``.
+
+Rows come ordered by the timestamp, then the entity key (when the source has it), from the database.
+Column types are normalised so that pandas reads the parquet with the dtypes the SQLAlchemy path gives:
+the timestamp column becomes naive UTC (``timestamptz`` converted to UTC, ``date`` widened), smaller
+integers become int64, ``real`` becomes float64, ``numeric`` (which the driver returns as text) becomes
+float64 (as ``pandas.read_sql`` does with ``coerce_float``), other extension types (json, uuid) become their
+storage type, and the driver's field metadata is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+from pipelines.config import SourceConfig
+from pipelines.sources import _SCHEMA_HINTS, SourceError, SourceSchemaError, _first_line, _safe, window_statement
+from pipelines.windows import Window
+
+ENGINE_ENV = "PIPELINES_INGEST_ENGINE"
+ENGINES = ("auto", "adbc", "sqlalchemy")
+HASH_VERSION = "pipelines-arrow-v1"
+
+_DIALECT = postgresql.dialect(paramstyle="numeric_dollar")
+_ADBC_STATUS = re.compile(r"^[A-Z_]+: ")
+_BATCH_HINT = "adbc.postgresql.batch_size_hint_bytes"
+
+
+def engine_choice() -> str:
+    """``PIPELINES_INGEST_ENGINE``: ``auto`` (unset), ``adbc`` (PostgreSQL only, required) or ``sqlalchemy``."""
+    choice = os.environ.get(ENGINE_ENV, "").strip().lower() or "auto"
+    if choice not in ENGINES:
+        raise SourceSchemaError(f"{ENGINE_ENV}={choice!r} is not one of {', '.join(ENGINES)}")
+    return choice
+
+
+def use_arrow(url: str) -> bool:
+    """Whether ``ingest`` reads ``url`` with ADBC: PostgreSQL URLs unless ``PIPELINES_INGEST_ENGINE=sqlalchemy``.
+
+    With ``PIPELINES_INGEST_ENGINE=adbc`` every URL goes this way, so a non-PostgreSQL one is an error
+    instead of a silent fallback.
+    """
+    choice = engine_choice()
+    if choice == "sqlalchemy":
+        return False
+    if choice == "adbc":
+        return True
+    try:
+        return sa.make_url(url).get_backend_name() == "postgresql"
+    except (sa.exc.ArgumentError, ValueError):
+        return False  # the SQLAlchemy path reports the bad URL
+
+
+def libpq_uri(url: str) -> str:
+    """The libpq URI (``postgresql://user:password@host:port/db?...``) for a SQLAlchemy PostgreSQL URL.
+
+    The driver part (``+psycopg2``) is dropped; an unknown driver is still a bad URL, as on the SQLAlchemy
+    path. The result holds the password: never log it (``_safe`` renders a URL without it).
+    """
+    try:
+        parsed = sa.make_url(url)
+        parsed.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:  # ValueError: a bad port
+        raise SourceSchemaError(f"bad source URL: {_first_line(exc)}") from exc
+    if parsed.get_backend_name() != "postgresql":
+        raise SourceSchemaError(
+            f"{ENGINE_ENV}=adbc reads PostgreSQL sources only, not {parsed.get_backend_name()} ({_safe(url)})"
+        )
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class WindowBound(sa.types.TypeDecorator[datetime]):
+    """A window bound that SQLAlchemy renders as a typed timestamp literal (see the module docstring)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def literal_processor(self, dialect: Dialect) -> Callable[[Any], str]:
+        render = sa.DateTime().literal_processor(dialect)
+        if render is None:  # pragma: no cover - every SQLAlchemy 2 dialect renders DateTime literals
+            raise sa.exc.CompileError(f"{dialect.name} cannot render timestamp literals")
+
+        def process(value: Any) -> str:
+            if type(value) is not datetime or value.tzinfo is not None:
+                raise sa.exc.CompileError(f"a window bound must be a naive datetime, not {value!r}")
+            return f"CAST({render(value)} AS TIMESTAMP WITHOUT TIME ZONE)"
+
+        return process
+
+
+def window_query(
+    source: SourceConfig,
+    timestamp: str,
+    window: Window,
+    future_after: datetime | None = None,
+    order_by: Sequence[str] = (),
+) -> str:
+    """The SQL text the driver runs for a window: the same rows as ``window_statement``, ordered by ``order_by``."""
+    if source.query is not None:
+        source = source.model_copy(update={"query": source.query.strip().rstrip(";").rstrip()})
+    statement = window_statement(source, timestamp, window, future_after, bound_type=WindowBound())
+    assert isinstance(statement, sa.Select | sa.TextClause)
+    if order_by:
+        keys: list[sa.ColumnClause[Any]] = [sa.column(name) for name in order_by]
+        if isinstance(statement, sa.Select):
+            statement = statement.order_by(*keys)
+        else:
+            assert isinstance(statement, sa.TextClause)
+            rows = statement.columns().subquery("window_rows")
+            statement = sa.select(sa.literal_column("*")).select_from(rows).order_by(*keys)
+    # A parameter without a value would be rendered as NULL: refuse it (the other path fails at execute).
+    unbound = sorted(f":{b.key}" for b in statement.compile(dialect=_DIALECT).binds.values() if b.value is None)
+    if unbound:
+        raise SourceSchemaError(
+            f"cannot build the query for {source.table or 'the query'}: it uses parameters other than "
+            f":window_start and :window_end: {', '.join(unbound)}"
+        )
+    try:
+        return str(statement.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    except sa.exc.CompileError as exc:
+        raise SourceSchemaError(f"cannot build the query for {source.table or 'the query'}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class WindowStream:
+    """An open window: its normalised schema, its record batches (read lazily) and the SQL that was run."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    query: str
+
+
+@contextmanager
+def open_window(
+    url: str,
+    source: SourceConfig,
+    timestamp: str,
+    entity_key: str | None,
+    window: Window,
+    future_after: datetime | None = None,
+    batch_bytes: int | None = None,
+) -> Iterator[WindowStream]:
+    """Run the window's query over binary COPY and stream it; the connection closes when the block ends.
+
+    Raises ``SourceSchemaError`` for a bad URL, a missing table or column or a wrong query, and
+    ``SourceError`` when the server cannot be reached or the stream breaks. Messages are one line and name
+    the table and the server without the password. ``batch_bytes`` is the driver's batch size hint (16 MiB
+    by default); memory stays around a few batches whatever the window's size.
+    """
+    # The driver's low-level API: its DB-API module would import pandas, which this path does not need.
+    import adbc_driver_manager as adbc
+    import adbc_driver_postgresql
+
+    uri = libpq_uri(url)
+    what = source.table or "the query"
+    password = sa.make_url(url).password
+
+    def failure(exc: BaseException) -> SourceError:
+        return _source_error(exc, what, url, str(password) if password else None, adbc)
+
+    handles: list[Any] = []  # closed in reverse order: reader, statement, connection, database
+    try:
+        try:
+            handles.append(adbc_driver_postgresql.connect(uri))  # autocommit, as ADBC connections start
+            handles.append(adbc.AdbcConnection(handles[-1]))
+            statement = adbc.AdbcStatement(handles[-1])
+            handles.append(statement)
+            if batch_bytes is not None:
+                statement.set_options(**{_BATCH_HINT: str(batch_bytes)})
+            statement.set_sql_query(window_query(source, timestamp, window, future_after))
+            names = pa.schema(statement.execute_schema()).names
+            if timestamp not in names:
+                raise SourceSchemaError(
+                    f"the source has no timestamp column {timestamp!r}; it has {', '.join(map(str, names))}"
+                )
+            order = [c for c in (timestamp, entity_key) if c is not None and c in names]
+            query = window_query(source, timestamp, window, future_after, order_by=order)
+            statement.set_sql_query(query)
+            stream, _ = statement.execute_query()
+            reader = pa.RecordBatchReader.from_stream(stream)
+            handles.append(reader)
+        except adbc.Error as exc:
+            raise failure(exc) from None
+        normalise = Normaliser(reader.schema, timestamp, what)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except (adbc.Error, pa.ArrowException, OSError) as exc:  # OSError: ArrowIOError
+                    raise failure(exc) from None
+                yield normalise(batch)
+
+        yield WindowStream(normalise.schema, batches(), query)
+    finally:
+        for handle in reversed(handles):
+            with suppress(Exception):
+                handle.close()
+
+
+def _source_error(exc: BaseException, what: str, url: str, password: str | None, adbc: Any) -> SourceError:
+    """``SourceSchemaError`` when retrying cannot help (SQLSTATE classes 42 and 3F, missing objects), else ``SourceError``."""
+    text = str(exc).strip()
+    detail = text.splitlines()[0] if text else type(exc).__name__
+    detail = _ADBC_STATUS.sub("", detail, count=1).replace("[libpq] ", "")
+    if "ERROR:" in detail:
+        detail = detail.split("ERROR:", 1)[1].strip()
+    detail = " ".join(detail.split())
+    if password:
+        detail = detail.replace(password, "***")
+    sqlstate = str(getattr(exc, "sqlstate", None) or "")
+    schema_problem = (
+        isinstance(exc, adbc.ProgrammingError)
+        or sqlstate[:2] in ("42", "3F")
+        or any(hint in detail.lower() for hint in _SCHEMA_HINTS)
+    )
+    return (SourceSchemaError if schema_problem else SourceError)(f"cannot read {what} from {_safe(url)}: {detail}")
+
+
+Converter = Callable[[pa.Array], pa.Array]
+
+
+class Normaliser:
+    """Casts each batch to the types the SQLAlchemy path gives pandas (see the module docstring)."""
+
+    def __init__(self, schema: pa.Schema, timestamp: str, what: str) -> None:
+        self._what = what
+        self._converters: list[Converter | None] = []
+        fields = []
+        for field in schema:
+            target, converter = _plan(field, field.name == timestamp, what)
+            fields.append(pa.field(field.name, target))
+            self._converters.append(converter)
+        self.schema = pa.schema(fields)
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = []
+        for field, column, convert in zip(self.schema, batch.columns, self._converters, strict=True):
+            try:
+                columns.append(column if convert is None else convert(column))
+            except pa.ArrowInvalid as exc:
+                raise SourceSchemaError(
+                    f"cannot read {self._what}: column {field.name!r} does not convert to {field.type}: "
+                    f"{_first_line(exc)}"
+                ) from None
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+
+def _plan(field: pa.Field, is_timestamp: bool, what: str) -> tuple[pa.DataType, Converter | None]:
+    kind = field.type
+    steps: list[Converter] = []
+    if isinstance(kind, pa.BaseExtensionType):
+        numeric = getattr(kind, "type_name", None) == "numeric"
+        steps.append(lambda column: column.storage)
+        kind = kind.storage_type
+        if numeric:
+            steps.append(lambda column: pc.cast(column, pa.float64()))
+            kind = pa.float64()
+    target = _target(kind, is_timestamp)
+    if target is None:
+        raise SourceSchemaError(
+            f"cannot read {what}: the timestamp column {field.name!r} has type {field.type}, not a timestamp or date"
+        )
+    if target != kind:
+        steps.append(lambda column: pc.cast(column, target))
+    if not steps:
+        return target, None
+
+    def convert(column: pa.Array) -> pa.Array:
+        for step in steps:
+            column = step(column)
+        return column
+
+    return target, convert
+
+
+def _target(kind: pa.DataType, is_timestamp: bool) -> pa.DataType | None:
+    if is_timestamp:
+        if pa.types.is_timestamp(kind):
+            return pa.timestamp(kind.unit)  # timestamptz arrives as UTC: dropping the zone keeps UTC
+        if pa.types.is_date(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return pa.timestamp("us")
+        return None
+    if pa.types.is_integer(kind) and kind.bit_width < 64:
+        return pa.int64()
+    if pa.types.is_floating(kind) and kind.bit_width < 64:
+        return pa.float64()
+    return kind
+
+
+class ArrowDigest:
+    """SHA-256 of a stream of record batches: schema, row count and values, whatever the batch boundaries.
+
+    Each column is hashed on its own: the positions of its nulls, then its valid values as raw
+    little-endian bytes (fixed-width types), or their lengths and their bytes (strings, binary). So the
+    same rows with the same types give the same digest however the driver splits them into batches.
+    Other types (lists, structs, dictionaries) are hashed through their Arrow IPC form batch by batch,
+    which does depend on the boundaries (still deterministic for the same driver and data).
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.rows = 0
+        self._parts = [(hashlib.sha256(), hashlib.sha256(), hashlib.sha256()) for _ in schema]
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        for column, (nulls, values, data) in zip(batch.columns, self._parts, strict=True):
+            if column.null_count:
+                positions = pc.add(pc.indices_nonzero(column.is_null()), pa.scalar(self.rows, pa.uint64()))
+                nulls.update(_buffer(positions))
+                column = column.drop_null()
+            if len(column) == 0:
+                continue
+            kind = column.type
+            if pa.types.is_boolean(kind):
+                values.update(_buffer(pc.cast(column, pa.uint8())))
+            elif _fixed_width(kind):
+                values.update(_buffer(column))
+            elif _offsets_code(kind):
+                values.update(_buffer(pc.binary_length(column)))
+                data.update(_string_bytes(column))
+            else:
+                values.update(pa.record_batch([column], names=["c"]).serialize())
+        self.rows += batch.num_rows
+
+    def hexdigest(self) -> str:
+        digest = hashlib.sha256(HASH_VERSION.encode())
+        digest.update("|".join(f"{f.name}:{f.type}" for f in self.schema).encode())
+        digest.update(f"rows={self.rows}".encode())
+        for parts in self._parts:
+            for part in parts:
+                digest.update(part.digest())
+        return digest.hexdigest()
+
+
+def _fixed_width(kind: pa.DataType) -> bool:
+    try:
+        width = kind.bit_width
+    except ValueError:
+        return False
+    return width % 8 == 0 and not pa.types.is_dictionary(kind) and not pa.types.is_nested(kind)
+
+
+def _offsets_code(kind: pa.DataType) -> Literal["i", "q"] | None:
+    if pa.types.is_string(kind) or pa.types.is_binary(kind):
+        return "i"
+    if pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        return "q"
+    return None
+
+
+def _buffer(column: pa.Array) -> memoryview:
+    """The bytes of a fixed-width array's values, honouring its offset (no copy)."""
+    width = column.type.bit_width // 8
+    data = column.buffers()[1]
+    assert data is not None
+    return memoryview(data)[column.offset * width : (column.offset + len(column)) * width]
+
+
+def _string_bytes(column: pa.Array) -> memoryview:
+    """The character bytes of a string or binary array, honouring its offset (no copy)."""
+    _, offsets, data = column.buffers()
+    code = _offsets_code(column.type)
+    assert offsets is not None and code is not None
+    positions = memoryview(offsets).cast(code)
+    start, end = positions[column.offset], positions[column.offset + len(column)]
+    return memoryview(data)[start:end] if data is not None else memoryview(b"")
