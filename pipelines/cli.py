@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipelines import config as config_mod
-from pipelines.scenarios import SCENARIOS
 from pipelines.windows import parse_day
 
 
@@ -39,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument(
         "--scenario",
-        choices=sorted(SCENARIOS),
-        help="break the data on purpose in the most recent days (see README, 'The bad-input catalogue')",
+        help="break the data on purpose in the most recent days, e.g. null-spike or drift "
+        "(see README, 'The bad-input catalogue'; an unknown name lists them all)",
     )
     seed.add_argument("--scenario-days", type=_positive, help="how many recent days the scenario touches")
 
@@ -106,6 +105,7 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], lines: list[str]) -
 
 
 def _seed(args: argparse.Namespace) -> int:
+    from pipelines.scenarios import SCENARIOS
     from pipelines.seed import DEFAULT_START, seed
 
     url = args.source_url or config_mod.load_model("demo").source.resolve_url()
@@ -119,13 +119,14 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _stage(args: argparse.Namespace) -> int:
     from pipelines.ingest import ingest
-    from pipelines.quality import validate
 
     cfg = config_mod.load_model(args.model)
     snapshot = ingest(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), args.training_days)
     payload: dict[str, Any] = {"snapshot": snapshot.to_dict()}
     lines = [f"snapshot {snapshot.path}: {snapshot.rows} rows, hash {snapshot.content_hash}"]
     if args.verb == "validate":
+        from pipelines.quality import validate
+
         report = validate(cfg, snapshot)
         payload["quality"] = report.to_dict()
         lines.append(

@@ -16,12 +16,8 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from pipelines.drift import (
     CheckRecord,
-    DriftConfig,
     DriftHistory,
-    DriftPolicy,
     DriftReport,
-    DriftThresholds,
-    FeatureThresholds,
     chi2_homogeneity,
     confirm,
     drift_report,
@@ -29,6 +25,7 @@ from pipelines.drift import (
     psi,
     render_html,
 )
+from pipelines.drift_config import DriftConfig, DriftPolicy, DriftThresholds, FeatureThresholds
 from pipelines.profile import OTHER, Profile, build_profile
 
 NUMERIC = ("a", "b", "c")
