@@ -21,7 +21,7 @@ export GX_ANALYTICS_ENABLED := False
 help:
 	@echo "make demo   seed demo data and run the retrain DAG for several dates (embedded defaults)"
 	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make bench  run the benchmarks (drift report vs Evidently) and print their ratios"
+	@echo "make bench  run the benchmarks (drift vs Evidently, ingest vs raw ADBC and read_sql) and print their ratios"
 	@echo "make up     start Airflow (UI :8080) and the MLflow UI (:5000) on the state in $(PIPELINES_HOME)"
 	@echo "make down   stop what make up started"
 	@echo "make clean  delete the state folder $(PIPELINES_HOME)"
@@ -49,6 +49,7 @@ test: lint
 
 bench: install
 	$(PY) bench/drift_bench.py
+	$(PY) bench/ingest_bench.py
 
 up: install
 	$(PY) scripts/stack.py up
