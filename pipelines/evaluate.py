@@ -180,21 +180,17 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
 
 
 def _scores(cfg: ModelConfig, version: int, features: Any) -> np.ndarray:
-    import mlflow
-
-    registry.client()
-    return predict(mlflow.xgboost.load_model(f"models:/{cfg.name}/{version}"), features, cfg.task)
+    return predict(registry.load_model(cfg.name, version), features, cfg.task)
 
 
 def _logged(decision: Decision) -> Decision:
     """Log the decision as an MLflow run of the model's experiment and return it with the run id."""
     import mlflow
 
-    registry.client()
-    with mlflow.start_run(
-        experiment_id=registry.experiment_id(decision.model),
-        run_name=f"evaluate v{decision.challenger_version}",
-        tags={
+    with registry.start_run(
+        decision.model,
+        f"evaluate v{decision.challenger_version}",
+        {
             "stage": "evaluate",
             "challenger_version": str(decision.challenger_version),
             "champion_version": str(decision.champion_version),

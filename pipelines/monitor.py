@@ -83,7 +83,6 @@ def check_drift(
 ) -> DriftCheck:
     """Compare the ``window_days`` before ``as_of`` with the champion's profile; with ``record``, remember
     the check so the consecutive-checks and cooldown rules can see it next time."""
-    import mlflow
 
     champion = registry.by_alias(cfg.name, registry.CHAMPION)
     if champion is None:
@@ -94,8 +93,7 @@ def check_drift(
     if frame.empty:
         raise ValueError(f"{cfg.name}: no rows in {window.start}..{window.last_day} to check for drift")
     features = model_frame(frame, cfg)
-    registry.client()
-    scores = predict(mlflow.xgboost.load_model(f"models:/{cfg.name}/{champion.version}"), features, cfg.task)
+    scores = predict(registry.load_model(cfg.name, champion.version), features, cfg.task)
     report = drift_report(profile, features, scores, cfg.drift)
     moment = checked_at or datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
     log = history(cfg)
@@ -121,11 +119,10 @@ def _logged(check: DriftCheck, report: DriftReport, profile: Profile) -> DriftCh
     """A ``monitor`` run in the model's experiment, tagged with the champion it judged."""
     import mlflow
 
-    registry.client()
-    with mlflow.start_run(
-        experiment_id=registry.experiment_id(check.model),
-        run_name=f"drift check {check.window_end}",
-        tags={
+    with registry.start_run(
+        check.model,
+        f"drift check {check.window_end}",
+        {
             "stage": "monitor",
             "champion_version": str(check.champion_version),
             "drift": str(check.drift),

@@ -66,6 +66,24 @@ def experiment_id(model: str) -> str:
     return str(mlflow_client.create_experiment(model, artifact_location=f"{root}/{model}"))
 
 
+@contextmanager
+def start_run(model: str, run_name: str, tags: dict[str, str] | None = None) -> Iterator[Any]:
+    """An MLflow run in the model's experiment (train, evaluate and monitor runs all live there)."""
+    import mlflow
+
+    client()
+    with mlflow.start_run(experiment_id=experiment_id(model), run_name=run_name, tags=tags) as run:
+        yield run
+
+
+def load_model(model: str, number: int) -> Any:
+    """A registered version as the XGBoost estimator it was logged as."""
+    import mlflow
+
+    client()
+    return mlflow.xgboost.load_model(f"models:/{model}/{number}")
+
+
 def version(model: str, number: int) -> VersionInfo:
     mv = client().get_model_version(model, str(number))
     return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))

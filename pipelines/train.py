@@ -147,11 +147,8 @@ def _log_and_register(
     import mlflow
     from mlflow.models import infer_signature
 
-    registry.client()
     example = model_frame(splits.train.head(5), cfg)
-    with mlflow.start_run(
-        experiment_id=registry.experiment_id(cfg.name), run_name=f"train {snapshot.window_end}"
-    ) as run:
+    with registry.start_run(cfg.name, f"train {snapshot.window_end}") as run:
         mlflow.log_params({f"xgb.{k}": v for k, v in model.get_params().items() if v is not None})
         mlflow.log_params(
             {

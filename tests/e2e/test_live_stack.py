@@ -5,6 +5,7 @@ the REST API with the CLI; then the same DAG runs once under the CeleryExecutor 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -24,6 +25,11 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 
 PYTHON = sys.executable
+_spec = importlib.util.spec_from_file_location("stack", ROOT / "scripts" / "stack.py")
+assert _spec is not None and _spec.loader is not None
+stack_script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(stack_script)
+alive = stack_script.alive
 
 
 def free_port() -> int:
@@ -40,14 +46,6 @@ def stack(env: dict[str, str], verb: str) -> subprocess.CompletedProcess[str]:
 
 def process_groups(home: Path) -> list[int]:
     return [int(p.read_text()) for p in (home / "run").glob("*.pid")]
-
-
-def alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def pipelines_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
