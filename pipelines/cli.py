@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         if name == "retrain":
             verb.add_argument("--dry-run", action="store_true", help="evaluate but never promote")
+            verb.add_argument(
+                "--approve", action="store_true", help="approve the promotion, when the config requires approval"
+            )
 
     drift = verbs.add_parser("drift", help="compare recent data with the champion's reference profile")
     drift.add_argument("--model", default="demo")
@@ -72,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--unpause", action="store_true", help="unpause the DAG first if it is paused")
     backfill.add_argument("--json", action="store_true")
 
-    status = verbs.add_parser("status", help="champion, challenger, previous champion, recent decisions")
+    status = verbs.add_parser("status", help="champion, challenger, previous champion, the promotion ledger")
     status.add_argument("--model", default="demo")
     status.add_argument("--json", action="store_true")
 
@@ -140,6 +143,7 @@ def _stage(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
+    from pipelines.promote import Approval
     from pipelines.retrain import retrain
 
     cfg = config_mod.load_model(args.model)
@@ -150,6 +154,7 @@ def _retrain(args: argparse.Namespace) -> int:
         training_days=args.training_days,
         dry_run=args.dry_run,
         progress=_progress,
+        approval=Approval(True, _operator()) if args.approve else None,
     )
     head = f"{cfg.name} as of {outcome.as_of}: {outcome.status}" + (f" v{outcome.version}" if outcome.version else "")
     _emit(args, outcome.to_dict(), [head, *(f"  {r}" for r in outcome.reasons)])
@@ -239,11 +244,11 @@ def _backfill(args: argparse.Namespace) -> int:
         runs = wait_for_backfill(api, dag_id, backfill_id, timeout=args.timeout, progress=show)
     except AirflowAPIError as exc:
         raise RuntimeError(str(exc)) from exc
-    decisions = {d["window_end"]: d for d in status(cfg.name)["decisions"]}
+    decisions = {d["window_end"]: d for d in reversed(status(cfg.name)["ledger"])}
     rows = []
     for run in runs:
         decision = decisions.get(run.day, {})
-        rows.append({**run.__dict__, "version": decision.get("version"), "decision": decision.get("decision")})
+        rows.append({**run.__dict__, "version": decision.get("version"), "decision": decision.get("kind")})
     lines = [
         f"{r['day']}  {r['state']:<8} " + (f"v{r['version']} {r['decision']}" if r["version"] else "no new version")
         for r in rows
@@ -265,9 +270,16 @@ def _rollback(args: argparse.Namespace) -> int:
     from pipelines.promote import rollback
 
     config_mod.load_model(args.model)
-    result = rollback(args.model, args.to_version, args.reason)
+    result = rollback(args.model, args.to_version, args.reason, actor=_operator())
     _emit(args, result.to_dict(), result.reasons)
     return 0
+
+
+def _operator() -> str:
+    """Who runs the CLI, for the ledger."""
+    import getpass
+
+    return f"{getpass.getuser()} (cli)"
 
 
 _VERBS = {

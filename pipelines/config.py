@@ -143,6 +143,26 @@ class BootstrapConfig(_Frozen):
     )
 
 
+class SlicesConfig(_Frozen):
+    """Per-slice holdout metrics: a slice that gets worse than the champion by more than the tolerance blocks."""
+
+    columns: tuple[Identifier, ...] = Field(
+        default=(), description="Categorical feature columns; each of their values is a slice."
+    )
+    tolerance: float = Field(default=0.02, ge=0, description="How much a slice's primary metric may get worse.")
+    min_rows: int = Field(default=50, ge=1, description="Slices with fewer holdout rows are reported, not judged.")
+
+
+class ApprovalConfig(_Frozen):
+    """A human approves or rejects each promotion the policy would make, in Airflow's UI or REST API."""
+
+    required: bool = Field(default=False, description="Put an approval task between evaluate and promote.")
+    timeout_hours: float = Field(default=24, gt=0, description="How long the task waits for an answer.")
+    default: Literal["reject", "approve"] = Field(
+        default="reject", description="The answer taken when nobody answers in time."
+    )
+
+
 class PolicyConfig(_Frozen):
     """Declarative champion/challenger policy, judged on the same holdout."""
 
@@ -153,6 +173,8 @@ class PolicyConfig(_Frozen):
         default_factory=dict, description="Metric -> how much it may get worse than the champion's."
     )
     bootstrap: BootstrapConfig = BootstrapConfig()
+    slices: SlicesConfig = SlicesConfig()
+    approval: ApprovalConfig = ApprovalConfig()
 
 
 class QualityConfig(_Frozen):
@@ -212,6 +234,13 @@ class ModelConfig(_Frozen):
         unknown = sorted(named - set(self.columns.features))
         if unknown:
             raise ValueError(f"drift settings name unknown features: {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _slices_are_categorical(self) -> ModelConfig:
+        unknown = sorted(set(self.policy.slices.columns) - set(self.columns.categorical))
+        if unknown:
+            raise ValueError(f"policy.slices.columns must be categorical features; not: {', '.join(unknown)}")
         return self
 
     @model_validator(mode="after")

@@ -20,9 +20,12 @@ from pipelines.train import predict
 
 @dataclass(frozen=True)
 class Check:
+    """One rule of the policy. A failed ``blocking`` check stops a promotion the metrics alone would allow."""
+
     name: str
     passed: bool
     detail: str
+    blocking: bool = False
 
     def __str__(self) -> str:
         return f"{'ok' if self.passed else 'FAIL'} {self.name}: {self.detail}"
@@ -47,6 +50,11 @@ class Decision:
     @property
     def reasons(self) -> list[str]:
         return [str(c) for c in self.checks]
+
+    @property
+    def blocked(self) -> bool:
+        """Stopped by a blocking rule (an older window, a slice that got worse), not by the metrics."""
+        return any(c.blocking and not c.passed for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -87,6 +95,7 @@ def judge(
                 False,
                 f"challenger's data ends {challenger_window_end}, before the champion's "
                 f"{champion_window_end}: an older window never replaces a newer champion",
+                blocking=True,
             )
         )
     delta = gain(metric, value, champion[metric])

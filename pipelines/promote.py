@@ -1,4 +1,7 @@
-"""Promote: move the champion alias to the challenger when the decision says so, never on a stale view."""
+"""Promote: move the champion alias to the challenger when the decision says so, never on a stale view.
+
+Every decision is appended to the ledger (``pipelines.ledger``) and mirrored as tags on the version.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipelines import registry
+from pipelines import ledger, registry
 from pipelines.evaluate import Decision
+from pipelines.train import Lineage
+
+Status = Literal["promoted", "rejected", "blocked", "refused", "dry_run", "rolled_back"]
 
 
 class PromotionConflict(RuntimeError):
@@ -17,7 +23,7 @@ class PromotionConflict(RuntimeError):
 @dataclass(frozen=True)
 class PromotionResult:
     model: str
-    status: Literal["promoted", "rejected", "dry_run", "rolled_back"]
+    status: Status
     version: int
     champion_version: int | None
     previous_champion_version: int | None
@@ -27,36 +33,73 @@ class PromotionResult:
         return asdict(self)
 
 
-def promote(decision: Decision, dry_run: bool = False) -> PromotionResult:
-    """Apply a decision with compare-and-set on the champion alias, recording it on the version."""
+@dataclass(frozen=True)
+class Approval:
+    """A human's answer to a promotion the policy allowed; ``actor`` is who answered, or ``timeout``."""
+
+    approved: bool
+    actor: str
+
+
+def promote(
+    decision: Decision,
+    dry_run: bool = False,
+    lineage: Lineage | None = None,
+    approval: Approval | None = None,
+) -> PromotionResult:
+    """Apply a decision with compare-and-set on the champion alias and record it in the ledger.
+
+    With an ``approval``, a promotion the policy allows happens only when approved; the answer is recorded
+    first (``approved`` or ``refused``).
+    """
     model, version = decision.model, decision.challenger_version
+    lineage = lineage or Lineage()
     with registry.promotion_lock(model):
         current = registry.by_alias(model, registry.CHAMPION)
         current_version = current.version if current else None
-        if current_version != decision.champion_version:
+        refusing = decision.promote and approval is not None and not approval.approved
+        if current_version != decision.champion_version and not refusing:
             raise PromotionConflict(
                 f"{model}: champion is now v{current_version}, but v{version} was evaluated against "
                 f"v{decision.champion_version}; re-run evaluate"
             )
-        status: Literal["promoted", "rejected", "dry_run"]
+        reasons = list(decision.reasons)
+        actor = "policy"
+        status: Status
         if dry_run:
             status = "dry_run"
-        elif decision.promote:
+        elif not decision.promote:
+            status = "blocked" if decision.blocked else "rejected"
+        elif approval is None:
             status = "promoted"
+        else:
+            answer: ledger.Kind = "approved" if approval.approved else "refused"
+            actor = approval.actor
+            reasons.append(f"{answer} by {actor}")
+            _append(decision, answer, lineage, reasons, actor)
+            status = "promoted" if approval.approved else "refused"
+        if status == "promoted":
             if current_version is not None:
                 registry.set_alias(model, registry.PREVIOUS_CHAMPION, current_version)
             registry.set_alias(model, registry.CHAMPION, version)
-        else:
-            status = "rejected"
+        if status in ("promoted", "rejected", "blocked") and version != current_version:
+            _append(decision, status, lineage, reasons, actor)
         if status != "dry_run" and version != current_version:
-            record_decision(model, version, status, decision.reasons, decision.challenger_metrics)
+            record_decision(model, version, status, reasons, decision.challenger_metrics)
     champion = version if status == "promoted" else current_version
     previous = current_version if status == "promoted" else _alias_version(model, registry.PREVIOUS_CHAMPION)
-    return PromotionResult(model, status, version, champion, previous, decision.reasons)
+    return PromotionResult(model, status, version, champion, previous, reasons)
 
 
-def rollback(model: str, to_version: int | None = None, reason: str = "manual rollback") -> PromotionResult:
+def rollback(
+    model: str,
+    to_version: int | None = None,
+    reason: str = "manual rollback",
+    actor: str = "manual",
+    lineage: Lineage | None = None,
+) -> PromotionResult:
     """Point ``champion`` back at ``to_version`` (default: the previous champion) in one step."""
+    lineage = lineage or Lineage()
     with registry.promotion_lock(model):
         current = registry.by_alias(model, registry.CHAMPION)
         target = to_version if to_version is not None else _alias_version(model, registry.PREVIOUS_CHAMPION)
@@ -72,7 +115,46 @@ def rollback(model: str, to_version: int | None = None, reason: str = "manual ro
         registry.set_alias(model, registry.CHAMPION, target)
         reasons = [f"rolled back from v{current.version} to v{target}: {reason}"]
         record_decision(model, target, "rolled_back", reasons, None)
+        info = registry.version(model, target)
+        ledger.append(
+            ledger.Entry(
+                model=model,
+                kind="rolled_back",
+                version=target,
+                champion_version=current.version,
+                reasons=reasons,
+                metrics={"holdout": info.holdout_metrics},
+                window_start=info.tags.get("window_start"),
+                window_end=info.window_end,
+                trigger=lineage.trigger,
+                cause=lineage.cause,
+                airflow_run_id=lineage.airflow_run_id,
+                actor=actor,
+            )
+        )
     return PromotionResult(model, "rolled_back", target, target, current.version, reasons)
+
+
+def record_quality_block(
+    model: str, window_start: str, window_end: str, failures: list[str], lineage: Lineage | None = None
+) -> ledger.Entry:
+    """The quality gate stopped a run before training: a ``blocked`` entry without a version."""
+    lineage = lineage or Lineage()
+    return ledger.append(
+        ledger.Entry(
+            model=model,
+            kind="blocked",
+            version=None,
+            champion_version=_alias_version(model, registry.CHAMPION),
+            reasons=[f"quality gate failed: {failure}" for failure in failures],
+            window_start=window_start,
+            window_end=window_end,
+            trigger=lineage.trigger,
+            cause=lineage.cause,
+            airflow_run_id=lineage.airflow_run_id,
+            actor="quality gate",
+        )
+    )
 
 
 def record_decision(
@@ -85,6 +167,32 @@ def record_decision(
     }
     tags.update({f"holdout.{k}": repr(v) for k, v in (holdout or {}).items()})
     registry.set_tags(model, version, tags)
+
+
+def _append(decision: Decision, kind: ledger.Kind, lineage: Lineage, reasons: list[str], actor: str) -> None:
+    info = registry.version(decision.model, decision.challenger_version)
+    ledger.append(
+        ledger.Entry(
+            model=decision.model,
+            kind=kind,
+            version=decision.challenger_version,
+            champion_version=decision.champion_version,
+            reasons=reasons,
+            metrics={
+                "challenger": decision.challenger_metrics,
+                "champion": decision.champion_metrics or {},
+                "gain_interval": list(decision.gain_interval) if decision.gain_interval else None,
+                "holdout_rows": decision.holdout_rows,
+                "snapshot_hash": decision.snapshot_hash,
+            },
+            window_start=info.tags.get("window_start"),
+            window_end=info.window_end,
+            trigger=lineage.trigger,
+            cause=lineage.cause,
+            airflow_run_id=lineage.airflow_run_id,
+            actor=actor,
+        )
+    )
 
 
 def _alias_version(model: str, alias: str) -> int | None:

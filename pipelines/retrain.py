@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from pipelines.config import ModelConfig
 from pipelines.evaluate import evaluate
 from pipelines.ingest import ingest
-from pipelines.promote import promote
+from pipelines.promote import Approval, promote, record_quality_block
 from pipelines.quality import QualityGateFailed, validate
 from pipelines.train import Lineage, train
 
 Progress = Callable[[str], None]
+HELD = "held: the config requires approval; pass --approve or run the Airflow DAG to ask for it"
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,13 @@ def retrain(
     training_days: int | None = None,
     dry_run: bool = False,
     progress: Progress = lambda _: None,
+    approval: Approval | None = None,
 ) -> RetrainOutcome:
-    """Run every stage for ``as_of``; a failed stage gives status ``failed`` naming the stage."""
+    """Run every stage for ``as_of``; a failed stage gives status ``failed`` naming the stage.
+
+    When the config requires approval and none is given, a promotion the policy allows is held (dry run).
+    """
+    lineage = lineage or Lineage()
     stage = "ingest"
     snapshot = report = None
     try:
@@ -56,6 +62,8 @@ def retrain(
         stage = "validate"
         report = validate(cfg, snapshot)
         if not report.success:
+            failures = [str(c) for c in report.critical]
+            record_quality_block(cfg.name, snapshot.window_start, snapshot.window_end, failures, lineage)
             raise QualityGateFailed(report)
         progress(f"validate: {report.evaluated} expectations, {len(report.warnings)} warning(s)")
         stage = "train"
@@ -65,7 +73,10 @@ def retrain(
         decision = evaluate(cfg, snapshot, trained.version)
         progress(f"evaluate: {'promote' if decision.promote else 'keep the champion'}")
         stage = "promote"
-        result = promote(decision, dry_run=dry_run)
+        held = cfg.policy.approval.required and approval is None and decision.promote
+        result = promote(decision, dry_run=dry_run or held, lineage=lineage, approval=approval)
+        if held:
+            result = replace(result, reasons=[*result.reasons, HELD])
     except Exception as exc:  # every stage failure becomes a reported outcome
         return RetrainOutcome(
             cfg.name,

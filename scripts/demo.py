@@ -71,8 +71,8 @@ def main() -> int:
         failures += not ok
         report = status()
         champion = report["champion"]
-        last = next((d for d in report["decisions"] if d["window_end"] == day.isoformat()), None)
-        verdict = last["decision"] if last else "no change"
+        last = next((d for d in report["ledger"] if d["window_end"] == day.isoformat()), None)
+        verdict = last["kind"] if last else "no change"
         print(
             f"\r    ({index}/{len(RUN_DATES)}) {day}: {'success' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s,"
             f" decision: {verdict}, champion v{champion['version'] if champion else '-'}   (log: {log})"

@@ -9,8 +9,24 @@ import pytest
 
 from pipelines.cli import main
 
-STATUS_KEYS = {"model", "champion", "challenger", "previous_champion", "decisions"}
-SUMMARY_KEYS = {"version", "window_start", "window_end", "snapshot_hash", "trigger", "metrics", "decision"}
+STATUS_KEYS = {"model", "champion", "challenger", "previous_champion", "ledger", "quality", "drift"}
+SUMMARY_KEYS = {"version", "window_start", "window_end", "snapshot_hash", "trigger", "metrics", "decision", "run_id"}
+LEDGER_KEYS = {
+    "id",
+    "model",
+    "kind",
+    "version",
+    "champion_version",
+    "decided_at",
+    "metrics",
+    "reasons",
+    "window_start",
+    "window_end",
+    "trigger",
+    "cause",
+    "airflow_run_id",
+    "actor",
+}
 
 
 @pytest.fixture
@@ -80,7 +96,13 @@ def test_retrain_json_on_seeded_source(
     assert (report["champion"]["version"], report["champion"]["window_end"]) == (1, "2026-03-01")
     assert report["champion"]["snapshot_hash"] == outcome["snapshot"]["content_hash"]
     assert report["previous_champion"] is None
-    assert [(d["version"], d["decision"]) for d in report["decisions"]] == [(1, "promoted")]
+    assert [(e["version"], e["kind"], e["actor"]) for e in report["ledger"]] == [(1, "promoted", "policy")]
+    entry = report["ledger"][0]
+    assert entry.keys() == LEDGER_KEYS
+    assert (entry["window_end"], entry["trigger"], entry["champion_version"]) == ("2026-03-01", "manual", None)
+    assert entry["metrics"]["challenger"]["roc_auc"] == pytest.approx(outcome["metrics"]["challenger"]["roc_auc"])
+    assert report["quality"]["success"] is True and report["quality"]["window_end"] == "2026-03-01"
+    assert report["drift"] is None
 
 
 def test_status_json_shape_on_an_empty_registry(registry_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -91,7 +113,9 @@ def test_status_json_shape_on_an_empty_registry(registry_home: Path, capsys: pyt
         "champion": None,
         "challenger": None,
         "previous_champion": None,
-        "decisions": [],
+        "ledger": [],
+        "quality": None,
+        "drift": None,
     }
 
 

@@ -251,7 +251,7 @@ def test_dry_run_never_moves_the_champion(
     assert "decision" not in registry.version("demo", v2).tags
 
 
-def test_older_window_challenger_is_rejected_and_recorded(
+def test_older_window_challenger_is_blocked_and_recorded(
     champion_v1: Promoted, register_trained: Callable[..., int]
 ) -> None:
     # given a challenger whose lineage says its data ends before the champion's (a backfill run)
@@ -259,12 +259,12 @@ def test_older_window_challenger_is_rejected_and_recorded(
     # when evaluated and applied
     decision = evaluate(champion_v1.cfg, champion_v1.snapshot, v2)
     result = promote(decision)
-    # then the window check (read from the registry tags) rejects it, the champion stays, v2 records why
-    assert failed(decision.checks) == ["data_window"]
-    assert (result.status, result.champion_version) == ("rejected", 1)
+    # then the window check (read from the registry tags) blocks it, the champion stays, v2 records why
+    assert failed(decision.checks) == ["data_window"] and decision.blocked
+    assert (result.status, result.champion_version) == ("blocked", 1)
     assert alias("champion") == 1
     v2_tags = registry.version("demo", v2).tags
-    assert v2_tags["decision"] == "rejected"
+    assert v2_tags["decision"] == "blocked"
     assert "data_window" in v2_tags["decision_reasons"]
 
 
@@ -283,8 +283,9 @@ def test_rollback_restores_the_previous_champion(champion_v1: Promoted, register
     assert (alias("champion"), alias("previous-champion")) == (1, v2)
     assert registry.version("demo", 1).tags["decision"] == "rolled_back"
     assert result.reasons == [f"rolled back from v{v2} to v1: bad predictions"]
-    decisions = {(d["version"], d["decision"]): d["reasons"] for d in status("demo")["decisions"]}
-    assert decisions[(1, "rolled_back")] == result.reasons
+    entries = {(e["version"], e["kind"]): e for e in status("demo")["ledger"]}
+    assert entries[(1, "rolled_back")]["reasons"] == result.reasons
+    assert entries[(1, "rolled_back")]["champion_version"] == v2
     # and rolling back to the champion itself or to an unknown version is refused
     with pytest.raises(ValueError, match="v1 is the champion already"):
         rollback("demo", to_version=1)

@@ -1,0 +1,137 @@
+"""The promotion ledger: one appended row per decision, of every kind, readable after a restart."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipelines import ledger, registry
+from pipelines.config import ModelConfig
+from pipelines.evaluate import evaluate
+from pipelines.ingest import Snapshot, ingest
+from pipelines.promote import Approval, promote, record_quality_block, rollback
+from pipelines.train import Lineage
+
+AS_OF = date(2026, 3, 1)
+
+
+def strict(cfg: ModelConfig) -> ModelConfig:
+    """The demo config with a gain over the champion that an identical model can never reach."""
+    data = cfg.model_dump(by_alias=True)
+    return ModelConfig.model_validate({**data, "policy": {**data["policy"], "min_improvement": 0.05}})
+
+
+@pytest.fixture
+def snapshot(registry_home: Path, seeded_source: str, demo_cfg: ModelConfig) -> Snapshot:
+    return ingest(demo_cfg, AS_OF, seeded_source)
+
+
+def test_every_kind_of_decision_is_appended_with_its_context(
+    demo_cfg: ModelConfig, snapshot: Snapshot, register_trained: Callable[..., int]
+) -> None:
+    nightly = Lineage("scheduled", "scheduled__2026-03-01T02:00:00+00:00")
+    # given v1 promoted by a nightly run (only the floor applies)
+    v1 = register_trained()
+    assert promote(evaluate(demo_cfg, snapshot, v1), lineage=nightly).status == "promoted"
+    # when v2 cannot beat v1 by the required margin, v3's data ends before the champion's,
+    v2, v3 = register_trained(), register_trained(window_end="2026-02-01")
+    assert promote(evaluate(strict(demo_cfg), snapshot, v2), lineage=nightly).status == "rejected"
+    assert promote(evaluate(demo_cfg, snapshot, v3), lineage=Lineage("backfill", "backfill__x")).status == "blocked"
+    # and the quality gate stops a drift-triggered run before training,
+    drift = Lineage("drift", "asset_triggered__y", '[{"drifted": ["region"]}]')
+    record_quality_block("demo", "2026-01-20", "2026-03-02", ["expect_column_values_to_not_be_null on plan"], drift)
+    # and a human approves v4, then refuses v5, and v1 is rolled back to by an operator
+    v4 = register_trained()
+    assert promote(evaluate(demo_cfg, snapshot, v4), approval=Approval(True, "alice")).status == "promoted"
+    v5 = register_trained()
+    assert promote(evaluate(demo_cfg, snapshot, v5), approval=Approval(False, "timeout")).status == "refused"
+    assert rollback("demo", to_version=v1, reason="bad predictions", actor="bob").status == "rolled_back"
+
+    # then the ledger holds every decision, newest first, with who decided and why
+    entries = ledger.entries("demo")
+    assert [(e.kind, e.version, e.champion_version, e.actor) for e in entries] == [
+        ("rolled_back", v1, v4, "bob"),
+        ("refused", v5, v4, "timeout"),
+        ("promoted", v4, v1, "alice"),
+        ("approved", v4, v1, "alice"),
+        ("blocked", None, v1, "quality gate"),
+        ("blocked", v3, v1, "policy"),
+        ("rejected", v2, v1, "policy"),
+        ("promoted", v1, None, "policy"),
+    ]
+    by_kind = {(e.kind, e.version): e for e in entries}
+    first = by_kind[("promoted", v1)]
+    assert (first.trigger, first.airflow_run_id, first.window_end) == (
+        "scheduled",
+        nightly.airflow_run_id,
+        "2026-03-01",
+    )
+    assert first.metrics["challenger"]["roc_auc"] > 0.7 and first.metrics["champion"] == {}
+    assert first.metrics["snapshot_hash"] == snapshot.content_hash
+    assert any("improvement" in r and r.startswith("FAIL") for r in by_kind[("rejected", v2)].reasons)
+    assert any("older window never replaces" in r for r in by_kind[("blocked", v3)].reasons)
+    gate = by_kind[("blocked", None)]
+    assert (gate.trigger, gate.cause, gate.window_end) == ("drift", drift.cause, "2026-03-02")
+    assert gate.reasons == ["quality gate failed: expect_column_values_to_not_be_null on plan"]
+    assert by_kind[("approved", v4)].reasons[-1] == "approved by alice"
+    assert by_kind[("refused", v5)].reasons[-1] == "refused by timeout"
+    assert by_kind[("rolled_back", v1)].reasons == [f"rolled back from v{v4} to v1: bad predictions"]
+    # and the refusal left the champion where the approval put it before the rollback
+    assert registry.version("demo", v5).tags["decision"] == "refused"
+
+
+def test_the_ledger_survives_a_restart(
+    demo_cfg: ModelConfig, snapshot: Snapshot, register_trained: Callable[..., int]
+) -> None:
+    # given a decision written by this process
+    promote(evaluate(demo_cfg, snapshot, register_trained()))
+    written = [e.to_dict() for e in ledger.entries("demo")]
+    # when another process reads the ledger from the same state
+    code = "import json; from pipelines import ledger; print(json.dumps([e.to_dict() for e in ledger.entries('demo')]))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # then it sees the same entries, in the MLflow backend database
+    assert json.loads(out) == json.loads(json.dumps(written))
+    assert ledger.url() == f"sqlite:///{Path(snapshot.path).parents[3] / 'mlflow.db'}"
+
+
+def test_an_unknown_kind_is_refused_and_nothing_is_written(registry_home: Path) -> None:
+    bad = ledger.Entry(model="demo", kind="deleted", version=1, champion_version=None, reasons=[])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown ledger kind 'deleted'"):
+        ledger.append(bad)
+    assert ledger.entries("demo") == []
+
+
+def test_ledger_location_follows_the_mlflow_backend(registry_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://mlflow@db/mlflow")
+    assert ledger.url() == "postgresql+psycopg2://mlflow@db/mlflow"
+    # an MLflow server is not a database: the ledger gets a file of its own
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert ledger.url() == f"sqlite:///{registry_home / 'ledger.db'}"
+    monkeypatch.setenv("PIPELINES_LEDGER_URL", "sqlite:////tmp/elsewhere.db")
+    assert ledger.url() == "sqlite:////tmp/elsewhere.db"
+
+
+@pytest.mark.postgres
+def test_ledger_on_postgres(postgres_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the ledger in PostgreSQL
+    monkeypatch.setenv("PIPELINES_LEDGER_URL", postgres_db)
+    # when entries are appended, one with a metric that is not finite (PostgreSQL's JSON has no NaN)
+    first = ledger.append(
+        ledger.Entry("demo", "promoted", 1, None, ["ok floor"], {"challenger": {"roc_auc": 0.8, "brier": math.nan}})
+    )
+    second = ledger.append(ledger.Entry("demo", "rolled_back", 1, 2, ["rolled back"], actor="bob"))
+    ledger.append(ledger.Entry("other", "rejected", 7, None, ["FAIL floor"]))
+    # then they read back newest first, per model, with aware timestamps and JSON intact
+    entries = ledger.entries("demo")
+    assert [e.id for e in entries] == [second.id, first.id]
+    assert entries[1].metrics == {"challenger": {"roc_auc": 0.8, "brier": None}}
+    assert all(e.decided_at.tzinfo is not None for e in entries)
+    assert entries[1].decided_at == first.decided_at
+    assert [e.kind for e in ledger.entries("other")] == ["rejected"]
