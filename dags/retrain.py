@@ -1,5 +1,10 @@
 """``retrain_<model>`` for every config in ``configs/``: ingest >> validate >> train >> evaluate >> promote.
 
+When the config requires approval, a promotion the policy allows waits for a human in between:
+``needs_approval`` (no question when the policy already said no) >> ``approve`` (the standard provider's
+ApprovalOperator, answer kept in XCom) >> ``promote``; a rejection skips ``promote``, and ``record_refusal``
+writes it to the ledger.
+
 Each task is a thin call into ``pipelines``; XCom carries references (paths, hashes, versions,
 small metric dicts), never data. Nothing here touches a connection, variable or database at parse time.
 """
@@ -12,8 +17,9 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
-from dag_support import START_DATE, as_of, source_url, trigger_of
-from slack_alerts import BadInputStop, QualityGateStop, SlackAlertNotifier
+from approval_gate import RecordedApprovalOperator, approval_of
+from dag_support import START_DATE, as_of, lineage_of, source_url
+from slack_alerts import ApprovalRequestNotifier, BadInputStop, QualityGateStop, SlackAlertNotifier
 
 from pipelines.config import ModelConfig, load_all
 
@@ -53,7 +59,9 @@ confirmed drift. The run's logical date D selects the data: {cfg.windows.trainin
 {cfg.windows.holdout_days} holdout days, all before D. A failed quality check stops the run before training.
 The champion moves only when the policy in `configs/{cfg.name}.yaml` says so, and never to a model trained
 on an older window. Set `dry_run` to evaluate without promoting.
+{_approval_doc(cfg)}
 """,
+        user_defined_macros={"approval_body": _approval_body},
     )
     def retrain() -> None:
         @task
@@ -74,10 +82,14 @@ on an older window. Set `dry_run` to evaluate without promoting.
 
             from pipelines.alerts import warnings_alert
             from pipelines.ingest import Snapshot
+            from pipelines.promote import record_quality_block
             from pipelines.quality import validate as run_validate
 
             report = run_validate(cfg, Snapshot(**snapshot))
             if not report.success:
+                failures = [str(check) for check in report.critical]
+                window = (snapshot["window_start"], snapshot["window_end"])
+                record_quality_block(cfg.name, *window, failures, lineage_of(get_current_context()))
                 raise QualityGateStop(report)
             if report.warnings and cfg.quality.alert_on_warnings:
                 context = get_current_context()
@@ -88,13 +100,9 @@ on an older window. Set `dry_run` to evaluate without promoting.
         @task
         def train(snapshot: dict[str, Any]) -> dict[str, Any]:
             from pipelines.ingest import Snapshot
-            from pipelines.train import Lineage
             from pipelines.train import train as run_train
 
-            context = get_current_context()
-            trigger, cause = trigger_of(context)
-            lineage = Lineage(trigger=trigger, airflow_run_id=context["run_id"], cause=cause)
-            return run_train(cfg, Snapshot(**snapshot), lineage).to_dict()
+            return run_train(cfg, Snapshot(**snapshot), lineage_of(get_current_context())).to_dict()
 
         @task
         def evaluate(snapshot: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
@@ -103,21 +111,78 @@ on an older window. Set `dry_run` to evaluate without promoting.
 
             return run_evaluate(cfg, Snapshot(**snapshot), trained["version"]).to_dict()
 
-        @task
+        @task(trigger_rule="none_failed")
         def promote(decision: dict[str, Any]) -> dict[str, Any]:
             from pipelines.evaluate import Decision
             from pipelines.promote import promote as run_promote
 
-            dry_run = bool(get_current_context()["params"].get("dry_run"))
-            return run_promote(Decision.from_dict(decision), dry_run=dry_run).to_dict()
+            context = get_current_context()
+            return run_promote(
+                Decision.from_dict(decision),
+                dry_run=bool(context["params"].get("dry_run")),
+                lineage=lineage_of(context),
+                approval=approval_of(context) if cfg.policy.approval.required else None,
+            ).to_dict()
 
         snapshot = ingest()
         checked = validate(snapshot)
         trained = train(snapshot)
         checked >> trained
-        promote(evaluate(snapshot, trained))
+        decision = evaluate(snapshot, trained)
+        promoted = promote(decision)
+        if cfg.policy.approval.required:
+            _approval_gate(cfg, decision, promoted)
 
     return retrain()
+
+
+def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> None:
+    """needs_approval >> approve >> promote, and record_refusal after a rejected (skipped) promote."""
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def needs_approval(decision: dict[str, Any]) -> bool:
+        return bool(decision["promote"]) and not get_current_context()["params"].get("dry_run")
+
+    @task(trigger_rule="all_skipped")
+    def record_refusal() -> dict[str, Any] | None:
+        from pipelines.evaluate import Decision
+        from pipelines.promote import promote as run_promote
+
+        context = get_current_context()
+        approval = approval_of(context)
+        if approval is None:
+            return None
+        decision = Decision.from_dict(context["ti"].xcom_pull(task_ids="evaluate"))
+        return run_promote(decision, lineage=lineage_of(context), approval=approval).to_dict()
+
+    policy = cfg.policy.approval
+    approve = RecordedApprovalOperator(
+        task_id="approve",
+        subject=f"Promote {cfg.name} v{{{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}}} to champion?",
+        body="{{ approval_body(ti.xcom_pull(task_ids='evaluate')) }}",
+        defaults="Approve" if policy.default == "approve" else "Reject",
+        response_timeout=timedelta(hours=policy.timeout_hours),
+        notifiers=[ApprovalRequestNotifier()],
+        retries=0,
+    )
+    needs_approval(decision) >> approve >> promoted >> record_refusal()
+
+
+def _approval_body(decision: dict[str, Any]) -> str:
+    from pipelines.alerts import approval_markdown
+    from pipelines.evaluate import Decision
+
+    return approval_markdown(Decision.from_dict(decision))
+
+
+def _approval_doc(cfg: ModelConfig) -> str:
+    policy = cfg.policy.approval
+    if not policy.required:
+        return ""
+    return (
+        f"\nA promotion waits for a human in the `approve` task (Required Actions), up to {policy.timeout_hours:g} h; "
+        f"then the default is taken: **{policy.default}**."
+    )
 
 
 for _cfg in load_all():

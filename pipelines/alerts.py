@@ -13,12 +13,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from pipelines import settings
 from pipelines.quality import CheckResult, QualityReport
+
+if TYPE_CHECKING:
+    from pipelines.evaluate import Decision
+    from pipelines.promote import PromotionResult
 
 log = logging.getLogger(__name__)
 
@@ -235,4 +239,53 @@ def drift_alert(model: str, logical_date: str, extra: dict[str, Any], run_url: s
             _section("\n".join(moved) or "no single feature over its threshold (prediction drift)"),
             _context(f"model *{model}*", *_links(run_url, None)),
         ],
+    )
+
+
+def rollback_alert(model: str, result: PromotionResult, actor: str, run_url: str | None = None) -> SlackMessage:
+    """The champion was moved back: from which version to which, by whom and why."""
+    title = f"Rollback: {model} champion is v{result.version} again"
+    summary = f"v{result.previous_champion_version} -> v{result.version}, by {actor}. " + " ".join(result.reasons)
+    return SlackMessage(
+        f"{title}\n{summary}",
+        [
+            _header(f":rewind: {title}"),
+            _section(summary),
+            _context(f"model *{model}*", *_links(run_url, None)),
+        ],
+    )
+
+
+def approval_alert(decision: Decision, approve_url: str | None) -> SlackMessage:
+    """A promotion the policy allows waits for a human: the comparison and where to answer."""
+    title = f"Approval needed: {decision.model} v{decision.challenger_version} would become champion"
+    body = approval_markdown(decision)
+    link = [f"<{approve_url}|Approve or reject in Airflow>"] if approve_url else []
+    return SlackMessage(
+        f"{title}\n{body}",
+        [_header(f":raising_hand: {title}"), _section(body), _context(f"model *{decision.model}*", *link)],
+    )
+
+
+def approval_markdown(decision: Decision) -> str:
+    """The body of an approval request: metrics side by side and every check, as plain bullet lines that
+    read the same in Airflow's Markdown and in Slack."""
+    champion = decision.champion_metrics or {}
+    against = f"champion v{decision.champion_version}" if decision.champion_version else "no champion yet"
+    metrics = [
+        f"- {name}: {champion[name]:.4f} -> {value:.4f}" if name in champion else f"- {name}: {value:.4f}"
+        for name, value in decision.challenger_metrics.items()
+    ]
+    checks = [f"- {check}" for check in decision.checks]
+    return "\n".join(
+        [
+            f"Challenger v{decision.challenger_version} against {against}, on the same "
+            f"{decision.holdout_rows} holdout rows (snapshot {decision.snapshot_hash[:12]}).",
+            "",
+            "Holdout metrics" + (" (champion -> challenger):" if champion else ":"),
+            *metrics,
+            "",
+            "Policy checks:",
+            *checks,
+        ]
     )

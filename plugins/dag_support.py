@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.config import ModelConfig
+
+if TYPE_CHECKING:
+    from pipelines.train import Lineage
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -53,3 +56,17 @@ def trigger_of(context: Any) -> tuple[str, str]:
     events = context.get("triggering_asset_events") or {}
     extras = [dict(event.extra or {}) for asset_events in events.values() for event in asset_events]
     return "drift", json.dumps(extras, default=str)
+
+
+def lineage_of(context: Any) -> Lineage:
+    """The run's trigger, cause and id, as recorded on versions and in the ledger."""
+    from pipelines.train import Lineage
+
+    trigger, cause = trigger_of(context)
+    return Lineage(trigger=trigger, airflow_run_id=context["run_id"], cause=cause)
+
+
+def actor_of(context: Any) -> str:
+    """Who triggered the run, for the ledger: the user's name, else the run type."""
+    run = context["dag_run"]
+    return str(getattr(run, "triggering_user_name", None) or getattr(run.run_type, "value", run.run_type))

@@ -93,3 +93,20 @@ class SlackAlertNotifier(BaseNotifier):
             text = f"{type(error).__name__}: {error}" if error else "no exception: killed, timed out or marked failed"
             message = failure_alert(model, day, ti.run_id, ti.task_id, text, ti.log_url)
         post(message)
+
+
+class ApprovalRequestNotifier(BaseNotifier):
+    """Tells Slack that a promotion waits for approval, with the comparison and a link to answer it."""
+
+    def notify(self, context: Any) -> None:
+        from airflow.providers.standard.operators.hitl import HITLOperator
+
+        from pipelines.alerts import approval_alert
+        from pipelines.evaluate import Decision
+
+        decision = Decision.from_dict(context["ti"].xcom_pull(task_ids="evaluate"))
+        try:
+            link: str | None = HITLOperator.generate_link_to_ui_from_context(context=context)
+        except ValueError:
+            link = None
+        post(approval_alert(decision, link))

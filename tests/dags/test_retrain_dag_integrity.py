@@ -101,3 +101,31 @@ def test_drift_triggered_runs_record_what_moved_in_their_lineage():
     drift_run = {"dag_run": SimpleNamespace(run_type="asset_triggered"), "triggering_asset_events": {"a": [event]}}
     assert trigger_of(drift_run) == ("drift", '[{"drifted": ["monthly_charges"]}]')
     assert trigger_of({"dag_run": SimpleNamespace(run_type="backfill")}) == ("backfill", "")
+
+
+def test_approval_puts_a_human_between_evaluate_and_promote(airflow_db, tmp_path: Path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    text = (ROOT / "configs" / "demo.yaml").read_text()
+    (configs / "demo.yaml").write_text(text.replace("    required: false", "    required: true"))
+    monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "retrain.py")).get_dag("retrain_demo")
+    chain = ["evaluate", "needs_approval", "approve", "promote", "record_refusal"]
+    for upstream, downstream in zip(chain, chain[1:], strict=False):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    approve = dag.get_task("approve")
+    assert type(approve).__mro__[1].__name__ == "ApprovalOperator"
+    assert (approve.defaults, approve.retries) == (["Reject"], 0)
+    assert approve.response_timeout.total_seconds() == 24 * 3600
+    assert dag.get_task("record_refusal").trigger_rule == "all_skipped"
+
+
+def test_every_config_gets_a_manual_rollback_dag_with_a_version_param(dagbag):
+    dag = dagbag.get_dag("rollback_demo")
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    assert dag.task_ids == ["move_champion"]
+    assert set(dag.params.keys()) == {"version", "reason"}
+    assert dag.params["version"] is None
+    assert dag.default_args["retries"] == 0

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines import registry
+from pipelines import ledger, registry
 from pipelines.seed import seed
 from tests.conftest import ROOT
 
@@ -106,7 +106,14 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         # Then: its model is registered but never replaces the newer champion
         assert registry.by_alias("demo", registry.CHAMPION) == champion
         old = next(v for v in registry.all_versions("demo") if v.window_end == "2026-02-20")
-        assert old.tags["decision"] == "rejected" and "older window never replaces" in old.tags["decision_reasons"]
+        assert old.tags["decision"] == "blocked" and "older window never replaces" in old.tags["decision_reasons"]
+        entries = ledger.entries("demo")
+        assert (entries[0].kind, entries[0].version, entries[0].trigger) == ("blocked", old.version, "backfill")
+        assert sorted(e.window_end for e in entries if e.kind != "blocked") == [
+            "2026-02-25",
+            "2026-02-26",
+            "2026-02-27",
+        ]
 
         # When: the same stack restarts under the CeleryExecutor with a worker on the local Redis
         down = stack(env, "down")

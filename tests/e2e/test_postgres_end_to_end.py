@@ -36,9 +36,11 @@ def test_retrain_dag_on_postgres_source_and_registry(dagbag, home, postgres_data
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM model_versions WHERE name = :name"), {"name": "demo"})
         assert stored.scalar_one() == 2
+        ledger_rows = conn.execute(sa.text("SELECT count(*) FROM pipelines_promotion_ledger WHERE model = 'demo'"))
+        assert ledger_rows.scalar_one() == 2  # the ledger lives in the MLflow backend database
     engine.dispose()
     report = status("demo")
     assert report["champion"] is not None
     assert report["champion"]["metrics"]["roc_auc"] >= 0.70
-    assert {d["version"] for d in report["decisions"]} == {v.version for v in versions}
+    assert {e["version"] for e in report["ledger"]} == {v.version for v in versions}
     assert not list(home.glob("mlflow.db")), "the embedded MLflow store must not be used"

@@ -38,8 +38,10 @@ def test_nightly_runs_promote_then_never_demote_to_an_older_window(dagbag, seede
     assert state == "success"
     old = registry.by_alias("demo", registry.CHALLENGER)
     assert old is not None and old.window_end == "2026-03-05"
-    assert old.tags["decision"] == "rejected"
-    assert any("older window never replaces" in r for r in status("demo")["decisions"][0]["reasons"])
+    assert old.tags["decision"] == "blocked"
+    latest = status("demo")["ledger"][0]
+    assert (latest["kind"], latest["version"], latest["trigger"]) == ("blocked", old.version, "manual")
+    assert any("older window never replaces" in r for r in latest["reasons"])
     assert registry.by_alias("demo", registry.CHAMPION) == champion_after_newer
 
 
@@ -65,3 +67,7 @@ def test_failed_quality_gate_stops_before_training(dagbag, seeded_source, monkey
     assert tasks["validate"] == "failed"
     assert tasks["train"] == tasks["evaluate"] == tasks["promote"] == "upstream_failed"
     assert registry.all_versions("demo") == []
+    [blocked] = status("demo")["ledger"]
+    assert (blocked["kind"], blocked["version"], blocked["actor"]) == ("blocked", None, "quality gate")
+    assert blocked["window_end"] == "2026-03-20" and blocked["airflow_run_id"].startswith("manual__")
+    assert any("plan" in reason for reason in blocked["reasons"])

@@ -1,0 +1,69 @@
+"""``rollback_<model>`` for every config in ``configs/``: move the champion back in one step, by hand.
+
+Triggered manually (the Trigger form shows the ``version`` and ``reason`` Params). The alias moves under the
+promotion lock, the ledger records who did it and why, and Slack is told. Nothing runs on a schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param, dag, get_current_context, task
+from dag_support import START_DATE, actor_of, lineage_of
+from slack_alerts import BadInputStop, SlackAlertNotifier
+
+from pipelines.config import ModelConfig, load_all
+
+
+def build_rollback_dag(cfg: ModelConfig) -> DAG:
+    """One manual rollback DAG for one model config."""
+
+    @dag(
+        dag_id=f"rollback_{cfg.name}",
+        description=f"Roll {cfg.name}'s champion back to the previous champion or a chosen version",
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["rollback", cfg.name],
+        default_args={"owner": cfg.owner, "retries": 0, "on_failure_callback": SlackAlertNotifier()},
+        params={
+            "version": Param(
+                None,
+                type=["null", "integer"],
+                minimum=1,
+                description="The version to make champion; empty means the previous champion.",
+            ),
+            "reason": Param("rollback from Airflow", type="string", minLength=3, description="Why, for the ledger."),
+        },
+        doc_md=f"""
+### Roll back `{cfg.name}`
+Points the `champion` alias of `{cfg.name}` back at the previous champion, or at the version given in the
+`version` Param, in one step. The move is recorded in the promotion ledger (who, when, why) and posted to
+Slack. `python -m pipelines rollback --model {cfg.name} [--to-version N]` does the same from a shell.
+""",
+    )
+    def rollback() -> None:
+        @task
+        def move_champion() -> dict[str, Any]:
+            from slack_alerts import post
+
+            from pipelines.alerts import rollback_alert
+            from pipelines.promote import rollback as run_rollback
+
+            context = get_current_context()
+            params, actor = context["params"], actor_of(context)
+            try:
+                result = run_rollback(cfg.name, params.get("version"), params["reason"], actor, lineage_of(context))
+            except ValueError as exc:
+                raise BadInputStop(str(exc)) from exc
+            post(rollback_alert(cfg.name, result, actor, context["ti"].log_url))
+            return result.to_dict()
+
+        move_champion()
+
+    return rollback()
+
+
+for _cfg in load_all():
+    globals()[f"rollback_{_cfg.name}"] = build_rollback_dag(_cfg)

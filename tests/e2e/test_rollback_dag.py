@@ -1,0 +1,56 @@
+"""``rollback_demo`` through ``dag.test()``: the champion moves back in one step, the ledger and Slack say so."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pipelines import ledger, registry
+from pipelines.config import load_model
+from pipelines.retrain import retrain
+from tests.e2e.helpers import run_dag
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+
+def test_rollback_dag_moves_the_champion_records_it_and_tells_slack(dagbag, seeded_source, slack_connection):
+    # given two versions of demo, one of them champion
+    cfg = load_model("demo")
+    for day in (date(2026, 3, 20), date(2026, 3, 27)):
+        assert retrain(cfg, day, seeded_source).status in {"promoted", "rejected"}
+    champion = registry.by_alias("demo", registry.CHAMPION)
+    assert champion is not None
+    other = 1 if champion.version == 2 else 2
+    dag = dagbag.get_dag("rollback_demo")
+
+    # when an operator triggers the rollback DAG with a version and a reason
+    state, tasks = run_dag(dag, date(2026, 3, 28), conf={"version": other, "reason": "bad predictions in EU"})
+
+    # then the champion is the chosen version, the old one is previous champion, and the ledger says who and why
+    assert state == "success", tasks
+    assert registry.by_alias("demo", registry.CHAMPION).version == other
+    assert registry.by_alias("demo", registry.PREVIOUS_CHAMPION).version == champion.version
+    latest = ledger.entries("demo")[0]
+    assert (latest.kind, latest.version, latest.champion_version) == ("rolled_back", other, champion.version)
+    assert latest.reasons == [f"rolled back from v{champion.version} to v{other}: bad predictions in EU"]
+    assert (latest.trigger, latest.actor) == ("manual", "dag_test")  # the triggering user dag.test() reports
+    assert latest.airflow_run_id and latest.airflow_run_id.startswith("manual__")
+    # and one Slack message names both versions
+    assert len(slack_connection.texts()) == 1
+    assert f"Rollback: demo champion is v{other} again" in slack_connection.texts()[0]
+    assert f"v{champion.version} -> v{other}" in slack_connection.texts()[0]
+
+
+def test_rollback_to_an_unknown_version_fails_at_once_and_changes_nothing(dagbag, seeded_source, slack_connection):
+    # given a single champion
+    assert retrain(load_model("demo"), date(2026, 3, 20), seeded_source).status == "promoted"
+    before = ledger.entries("demo")
+    # when the rollback DAG is asked for a version that does not exist
+    state, tasks = run_dag(dagbag.get_dag("rollback_demo"), date(2026, 3, 28), conf={"version": 99})
+    # then the run fails without retries, one alert names the problem, and nothing moved or was recorded
+    assert (state, tasks["move_champion"]) == ("failed", "failed")
+    assert registry.by_alias("demo", registry.CHAMPION).version == 1
+    assert ledger.entries("demo") == before
+    texts = slack_connection.texts()
+    assert len(texts) == 1 and "demo: there is no version 99" in texts[0]
