@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from pipelines.config import METRICS_BY_TASK, ModelConfig
 from pipelines.features import labels, model_frame, split
 from pipelines.ingest import Snapshot, load
 from pipelines.metrics import HIGHER_IS_BETTER, compute, gain, paired_bootstrap_gain
+from pipelines.model_card import log_model_card
+from pipelines.slices import SliceMetric, slice_metrics
 from pipelines.train import predict
 
 
@@ -77,8 +80,13 @@ def judge(
     interval: tuple[float, float] | None,
     challenger_window_end: str | None = None,
     champion_window_end: str | None = None,
+    slices: Sequence[SliceMetric] = (),
 ) -> list[Check]:
-    """Apply the policy to holdout metrics; the first model (no champion) faces only the floor."""
+    """Apply the policy to holdout metrics; the first model (no champion) faces only the floor.
+
+    Each judged slice that got worse than the champion's by more than ``policy.slices.tolerance`` is a
+    failed blocking check of its own; the rest are summed up in one ``slices`` check.
+    """
     policy = cfg.policy
     metric = policy.primary_metric
     value = challenger[metric]
@@ -115,6 +123,8 @@ def judge(
                 f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} (worse by {max(loss, 0.0) + 0.0:.4f}, tolerance {tolerance:.4f})",
             )
         )
+    if slices:
+        checks.extend(_slice_checks(cfg, slices))
     if interval is not None:
         low, high = interval
         level = f"{policy.bootstrap.confidence:.0%}"
@@ -126,14 +136,44 @@ def judge(
     return checks
 
 
+def _slice_checks(cfg: ModelConfig, slices: Sequence[SliceMetric]) -> list[Check]:
+    metric, limits = cfg.policy.primary_metric, cfg.policy.slices
+    checks, within = [], 0
+    for piece in slices:
+        if not piece.judged or piece.champion is None:
+            continue
+        loss = -gain(metric, piece.challenger, piece.champion)
+        if loss <= limits.tolerance:
+            within += 1
+            continue
+        checks.append(
+            Check(
+                f"slice:{piece.name}",
+                False,
+                f"{piece.name} {metric} {piece.champion:.4f} -> {piece.challenger:.4f} (worse by {loss:.4f}, "
+                f"tolerance {limits.tolerance:.4f}, {piece.rows} rows)",
+                blocking=True,
+            )
+        )
+    skipped = [f"{p.name} ({p.rows} rows)" for p in slices if not p.judged]
+    small = f"; not judged (under {limits.min_rows} rows or one class): {', '.join(skipped)}" if skipped else ""
+    summary = f"{within} of {within + len(checks)} slices within {limits.tolerance:.4f} of the champion's {metric}"
+    return [Check("slices", True, summary + small), *checks]
+
+
 def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
-    """Score the challenger and the current champion on the snapshot's holdout and decide."""
-    holdout = split(load(snapshot), cfg, snapshot.window).holdout
-    features, y = model_frame(holdout, cfg), labels(holdout, cfg)
+    """Score the challenger and the current champion on the snapshot's holdout and decide.
+
+    The decision is logged as an ``evaluate`` run; the challenger's model card (``pipelines.model_card``) is
+    logged to its own training run, when it has one.
+    """
+    splits = split(load(snapshot), cfg, snapshot.window)
+    features, y = model_frame(splits.holdout, cfg), labels(splits.holdout, cfg)
     names = METRICS_BY_TASK[cfg.task]
     challenger = registry.version(cfg.name, challenger_version)
     champion = registry.by_alias(cfg.name, registry.CHAMPION)
-    challenger_scores = _scores(cfg, challenger_version, features)
+    model = registry.load_model(cfg.name, challenger_version)
+    challenger_scores = predict(model, features, cfg.task)
     challenger_metrics = compute(names, y, challenger_scores)
     if champion is not None and champion.version == challenger_version:
         checks = [Check("champion", False, f"version {challenger_version} is the champion already")]
@@ -151,9 +191,9 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
                 snapshot.content_hash,
             )
         )
-    champion_metrics = interval = None
+    champion_metrics = interval = champion_scores = None
     if champion is not None:
-        champion_scores = _scores(cfg, champion.version, features)
+        champion_scores = predict(registry.load_model(cfg.name, champion.version), features, cfg.task)
         champion_metrics = compute(names, y, champion_scores)
         boot = cfg.policy.bootstrap
         interval = paired_bootstrap_gain(
@@ -165,6 +205,7 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
             boot.confidence,
             cfg.xgboost.seed,
         )
+    slices = slice_metrics(cfg, features, y, challenger_scores, champion_scores)
     checks = judge(
         cfg,
         challenger_metrics,
@@ -172,24 +213,25 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
         interval,
         challenger.window_end,
         champion.window_end if champion else None,
+        slices,
     )
-    decision = Decision(
-        model=cfg.name,
-        promote=all(c.passed for c in checks),
-        challenger_version=challenger_version,
-        champion_version=champion.version if champion else None,
-        checks=checks,
-        challenger_metrics=challenger_metrics,
-        champion_metrics=champion_metrics,
-        gain_interval=interval,
-        holdout_rows=len(y),
-        snapshot_hash=snapshot.content_hash,
+    decision = _logged(
+        Decision(
+            model=cfg.name,
+            promote=all(c.passed for c in checks),
+            challenger_version=challenger_version,
+            champion_version=champion.version if champion else None,
+            checks=checks,
+            challenger_metrics=challenger_metrics,
+            champion_metrics=champion_metrics,
+            gain_interval=interval,
+            holdout_rows=len(y),
+            snapshot_hash=snapshot.content_hash,
+        )
     )
-    return _logged(decision)
-
-
-def _scores(cfg: ModelConfig, version: int, features: Any) -> np.ndarray:
-    return predict(registry.load_model(cfg.name, version), features, cfg.task)
+    if challenger.run_id is not None:
+        log_model_card(cfg, snapshot, splits, model, decision, slices, challenger)
+    return decision
 
 
 def _logged(decision: Decision) -> Decision:

@@ -120,7 +120,8 @@ def reference_profile(cfg: ModelConfig, splits: Splits, model: Any) -> Profile:
     )
 
 
-def _fit(cfg: ModelConfig, splits: Splits) -> Any:
+def estimator(cfg: ModelConfig, **overrides: Any) -> Any:
+    """An unfitted XGBoost estimator with the config's parameters; ``overrides`` win."""
     import xgboost as xgb
 
     params: dict[str, Any] = {
@@ -130,15 +131,20 @@ def _fit(cfg: ModelConfig, splits: Splits) -> Any:
         "tree_method": "hist",
         "enable_categorical": True,
         **cfg.xgboost.params,
+        **overrides,
     }
-    estimator = xgb.XGBClassifier(**params) if cfg.task == "binary" else xgb.XGBRegressor(**params)
-    estimator.fit(
+    return xgb.XGBClassifier(**params) if cfg.task == "binary" else xgb.XGBRegressor(**params)
+
+
+def _fit(cfg: ModelConfig, splits: Splits) -> Any:
+    model = estimator(cfg)
+    model.fit(
         model_frame(splits.train, cfg),
         labels(splits.train, cfg),
         eval_set=[(model_frame(splits.validation, cfg), labels(splits.validation, cfg))],
         verbose=False,
     )
-    return estimator
+    return model
 
 
 def _log_and_register(
@@ -164,7 +170,7 @@ def _log_and_register(
         if getattr(model, "best_iteration", None) is not None:
             mlflow.log_metric("best_iteration", model.best_iteration)
         with tempfile.TemporaryDirectory() as tmp:
-            plot = _importance_plot(model, Path(tmp) / "feature_importance.png")
+            plot = importance_plot(model, Path(tmp) / "feature_importance.png")
             mlflow.log_artifact(str(plot))
         mlflow.log_text(reference_profile(cfg, splits, model).to_json(), PROFILE_ARTIFACT)
         with _quiet("mlflow.models.model"):
@@ -193,19 +199,17 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _importance_plot(model: Any, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def importance_plot(model: Any, path: Path) -> Path:
+    """Bar chart of the 20 features with the most total gain, as PNG."""
+    from matplotlib.figure import Figure
 
     gains = model.get_booster().get_score(importance_type="total_gain")
     ranked = sorted(gains.items(), key=lambda kv: kv[1])[-20:]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.32 * len(ranked))))
+    fig = Figure(figsize=(7, max(3, 0.32 * len(ranked))))
+    ax = fig.subplots()
     ax.barh([k for k, _ in ranked], [v for _, v in ranked], color="#3b75af")
     ax.set_xlabel("total gain")
     ax.set_title("Feature importance")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -121,6 +121,22 @@ def test_regression_config_with_regression_metrics_is_valid(tmp_path: Path, raw:
     assert (cfg.task, cfg.policy.primary_metric) == ("regression", "rmse")
 
 
+@pytest.mark.parametrize("column", ["tenure_months", "no_such_column", "churned"])
+def test_slice_columns_must_be_categorical_features(tmp_path: Path, raw: dict[str, Any], column: str) -> None:
+    # given slices by a numeric feature, an unknown column or the label
+    raw["policy"]["slices"] = {"columns": ["plan", column], "tolerance": 0.05, "min_rows": 100}
+    # when loading / then the error names the key and that column, not the categorical one
+    message = load_error(tmp_path, raw)
+    assert "policy.slices.columns must be categorical features; not: " + column in message
+    assert "plan" not in message.split("not: ")[1]
+
+
+def test_demo_config_judges_slices_by_plan_and_region(demo_cfg: ModelConfig) -> None:
+    slices = demo_cfg.policy.slices
+    assert slices.columns == ("plan", "region")
+    assert set(slices.columns) <= set(demo_cfg.columns.categorical)
+
+
 # --- names -------------------------------------------------------------------------------------------
 
 
