@@ -16,7 +16,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install demo test lint bench up down clean
+.PHONY: help install demo test lint browser bench up down clean
 
 help:
 	@echo "make demo   seed demo data and run the retrain DAG for several dates (embedded defaults)"
@@ -44,7 +44,12 @@ lint: install
 	$(VENV)/bin/ruff format --check pipelines dags plugins tests scripts bench
 	$(VENV)/bin/mypy
 
-test: lint
+# Debian's Chromium and its driver, for the browser test of the Models page (tests/e2e/test_models_page.py).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test: lint browser
 	$(PY) -m pytest
 
 bench: install

@@ -84,6 +84,7 @@ def main() -> int:
         f"""
 Open the UIs on this state:
     make up      Airflow UI  http://localhost:8080  (login printed by make up)
+                 Models page http://localhost:8080/plugin/models  (champion, ledger, model cards)
                  MLflow UI   http://localhost:5000  (experiment and registered model "demo")
     make down    stop them
 Run one date without Airflow:   .venv/bin/python -m pipelines retrain --as-of 2026-05-01

@@ -63,6 +63,8 @@ def environment() -> dict[str, str]:
         "AIRFLOW__API__PORT": AIRFLOW_PORT,
         "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or secret_file.read_text(),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{AIRFLOW_PORT}/execution/",
+        # where the Models page (plugins/models_page.py) links to MLflow
+        "MLFLOW_UI_URL": os.environ.get("MLFLOW_UI_URL") or f"http://localhost:{MLFLOW_PORT}",
     }
 
 

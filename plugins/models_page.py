@@ -1,0 +1,93 @@
+"""The Models page: a FastAPI app mounted at ``/models`` behind Airflow's login, shown in the UI's navigation.
+
+The HTML comes from ``pipelines.models_page``; this module only serves it. Unauthenticated requests are sent to
+Airflow's login page. ``MLFLOW_UI_URL`` is where the links to MLflow point (``make up`` sets it).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+ICON = (
+    "data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="#ebf8ff" stroke="#2b6cb0"'
+        b' stroke-width="2" stroke-linejoin="round">'
+        b'<path d="M12 2 3 7l9 5 9-5-9-5zM3 12l9 5 9-5M3 17l9 5 9-5"/></svg>'
+    ).decode()
+)
+
+
+async def logged_in(request: Request) -> None:
+    """Airflow's own authentication (its JWT, cookie or bearer); without it, a redirect to the login page."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    try:
+        user = await get_user(request, None, await bearer_scheme(request))
+    except HTTPException:
+        login = get_auth_manager().get_url_login(next_url=str(request.url))
+        raise HTTPException(307, "login required", headers={"Location": login}) from None
+    if not get_auth_manager().is_authorized_view(access_view=AccessView.WEBSITE, user=user):
+        raise HTTPException(403, "Forbidden")
+
+
+app = FastAPI(title="Models", dependencies=[Depends(logged_in)], docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _base(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _mlflow_url() -> str:
+    return os.environ.get("MLFLOW_UI_URL", "http://localhost:5000")
+
+
+@app.get("/", response_class=HTMLResponse)
+def overview(request: Request) -> str:
+    from pipelines import models_page
+
+    return models_page.overview_html([models_page.report(m) for m in models_page.model_names()], _base(request))
+
+
+@app.get("/{model}", response_class=HTMLResponse)
+def model(request: Request, model: str) -> Response:
+    from pipelines import models_page
+
+    if model not in models_page.model_names():
+        return HTMLResponse(models_page.error_html(404, f"no model named {model!r}", _base(request)), 404)
+    return HTMLResponse(models_page.model_html(models_page.report(model), _base(request), _mlflow_url()))
+
+
+@app.get("/{model}/versions/{version}/card/{name}")
+def card(request: Request, model: str, version: str, name: str) -> Response:
+    from pipelines import models_page
+
+    try:
+        content, media_type = models_page.card_file(model, version, name)
+    except models_page.PageError as exc:
+        return HTMLResponse(models_page.error_html(exc.status, exc.message, _base(request)), exc.status)
+    headers = {"Content-Security-Policy": models_page.CARD_POLICY, "X-Content-Type-Options": "nosniff"}
+    return Response(content, media_type=media_type, headers=headers)
+
+
+class ModelsPagePlugin(AirflowPlugin):
+    name = "models_page"
+    fastapi_apps = [{"app": app, "url_prefix": "/models", "name": "Models"}]
+    # With a url_route the UI shows href inside its own frame, at /plugin/models.
+    external_views = [
+        {
+            "name": "Models",
+            "href": "models/",
+            "url_route": "models",
+            "destination": "nav",
+            "nav_top_level": True,
+            "icon": ICON,
+        }
+    ]

@@ -1,0 +1,163 @@
+"""The Models page in headless Chromium against a real Airflow api-server: log in through Airflow's login page,
+open Models from the navigation, see the demo model's champion, open its model card, save a screenshot.
+Without Airflow's login the page is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+
+from pipelines import registry
+from pipelines.config import load_model
+from pipelines.retrain import retrain
+from tests.conftest import ROOT
+from tests.e2e.test_live_stack import alive, free_port, stack_script
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+SCREENSHOT = ROOT / "tests" / "e2e" / "artifacts" / "models_page.png"
+MLFLOW_UI_URL = "http://localhost:5050"  # only compared with the links, never opened
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1400",
+]
+
+
+@pytest.fixture
+def api_server(airflow_db: Path, home: Path) -> Iterator[str]:
+    """``airflow api-server`` on a free port, reading this test's state folder; its whole process group is
+    stopped afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "MLFLOW_UI_URL": MLFLOW_UI_URL,
+    }
+    with (home / "api-server.log").open("w") as log:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("airflow")), "api-server", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        yield f"http://localhost:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while alive(server.pid) and time.monotonic() < deadline:
+            server.poll()
+            time.sleep(0.5)
+        if alive(server.pid):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        time.sleep(1)
+        assert not alive(server.pid), "the api-server left processes behind"
+
+
+def chromium():  # noqa: ANN201
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def test_models_page_after_login_shows_the_champion(home, seeded_source, api_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Given: two nightly runs of the demo model (one champion, a ledger), while the api-server starts
+    cfg = load_model("demo")
+    for day in (date(2026, 3, 20), date(2026, 3, 27)):
+        outcome = retrain(cfg, day, seeded_source)
+        assert outcome.status in {"promoted", "rejected"}, outcome.reasons
+    champion = registry.by_alias("demo", registry.CHAMPION)
+    assert champion is not None
+    base = api_server
+    up = stack_script.wait_for(f"{base}/api/v2/version", 180)
+    assert up, (home / "api-server.log").read_text()[-3000:]
+
+    # Then: without Airflow's login the page is refused: a redirect to the login page, whatever the token
+    for cookies in ({}, {"_token": "not-a-jwt"}):
+        refused = requests.get(f"{base}/models/", cookies=cookies, allow_redirects=False, timeout=30)
+        assert refused.status_code == 307 and refused.headers["location"].startswith("/auth/login?next=")
+        assert "demo" not in refused.text
+    # and: with an Airflow token the champion's card is served, unable to run scripts on Airflow's origin
+    users = json.loads((Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated").read_text())
+    token = requests.post(
+        f"{base}/auth/token", json={"username": "admin", "password": users["admin"]}, timeout=30
+    ).json()["access_token"]
+    card_url = f"{base}/models/demo/versions/{champion.version}/card/index.html"
+    served = requests.get(card_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert served.status_code == 200 and served.headers["content-type"].startswith("text/html")
+    assert served.headers["content-security-policy"].startswith("sandbox;")
+
+    # When: a person logs in through Airflow's login page and opens Models from the navigation
+    browser = chromium()
+    wait = WebDriverWait(browser, 60)
+    try:
+        browser.get(f"{base}/")
+        wait.until(shown.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+        browser.find_element(By.NAME, "password").send_keys(users["admin"])
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(shown.element_to_be_clickable((By.CSS_SELECTOR, "a[href$='plugin/models']"))).click()
+        browser.switch_to.frame(
+            wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, "iframe[title=Models]")))
+        )
+        row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, "table.overview tbody tr")))
+
+        # Then: the demo model is listed with its champion; its page shows the champion with its links
+        assert row.text.split()[:2] == ["demo", f"v{champion.version}"]
+        row.find_element(By.LINK_TEXT, "demo").click()
+        card = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, ".card.champion")))
+        assert card.find_element(By.CLASS_NAME, "version").text == f"v{champion.version}"
+        mlflow_link = card.find_element(By.LINK_TEXT, "MLflow version").get_attribute("href")
+        assert mlflow_link == f"{MLFLOW_UI_URL}/#/models/demo/versions/{champion.version}"
+        assert browser.find_elements(By.CSS_SELECTOR, ".timeline .entry")
+
+        # and: the model card opens in a new tab, out of Airflow's sandboxed frame
+        card.find_element(By.LINK_TEXT, "Model card").click()
+        wait.until(lambda b: len(b.window_handles) == 2)
+        browser.switch_to.window(browser.window_handles[1])
+        wait.until(lambda b: b.title == f"Model card: demo v{champion.version}")
+        browser.close()
+        browser.switch_to.window(browser.window_handles[0])
+
+        # and: a screenshot of the page inside the Airflow UI
+        browser.switch_to.default_content()
+        assert browser.current_url.startswith(f"{base}/plugin/models")
+        png = browser.get_screenshot_as_png()
+    finally:
+        browser.quit()
+    for path in (home / "screenshots" / "models_page.png", SCREENSHOT):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(SCREENSHOT.read_bytes()[16:20], "big") >= 1000  # width in the PNG header
+    assert SCREENSHOT.stat().st_size > 50_000
