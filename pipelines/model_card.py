@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from pipelines.config import ModelConfig
 from pipelines.features import Splits, labels, model_frame
 from pipelines.ingest import Snapshot
 from pipelines.metrics import HIGHER_IS_BETTER, METRICS, gain
-from pipelines.quality import QualityReport
+from pipelines.quality import saved_report
 from pipelines.registry import VersionInfo
 from pipelines.slices import SliceMetric
 from pipelines.train import estimator, importance_plot, predict
@@ -226,14 +225,6 @@ def _slices_plot(slices: Sequence[SliceMetric], failed: set[str], metric: str, p
     _save(fig, path)
 
 
-def _quality(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport | None:
-    """The quality gate's report, from the validation result written next to the snapshot."""
-    path = Path(snapshot.path).with_suffix(f".{cfg.quality.suite}.validation.json")
-    if not path.exists():
-        return None
-    return QualityReport.from_dict(json.loads(path.read_text())["report"])
-
-
 def _fmt(value: float | None) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.4f}"
 
@@ -269,7 +260,7 @@ def _lineage(snapshot: Snapshot, decision: Decision, info: VersionInfo) -> str:
 
 
 def _quality_section(cfg: ModelConfig, snapshot: Snapshot) -> str:
-    report = _quality(cfg, snapshot)
+    report = saved_report(cfg, snapshot)
     if report is None:
         return f"<p>Suite <b>{html.escape(cfg.quality.suite)}</b>: no validation result next to the snapshot.</p>"
     outcome = '<span class="ok">passed</span>' if report.success else '<span class="fail">FAILED</span>'

@@ -100,6 +100,17 @@ def suite_parameters(cfg: ModelConfig, snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+def result_path(cfg: ModelConfig, snapshot: Snapshot) -> Path:
+    """Where ``validate`` writes the snapshot's report and full GX result (JSON, next to the snapshot)."""
+    return Path(snapshot.path).with_suffix(f".{cfg.quality.suite}.validation.json")
+
+
+def saved_report(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport | None:
+    """The report ``validate`` saved for this snapshot, or None when it was never validated."""
+    path = result_path(cfg, snapshot)
+    return QualityReport.from_dict(json.loads(path.read_text())["report"]) if path.exists() else None
+
+
 def validate(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport:
     """Validate the snapshot against the model's suite; never raises for failed expectations.
 
@@ -108,7 +119,7 @@ def validate(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport:
     rendered into Data Docs (``<window folder>/data_docs``); the report carries both paths.
     """
     frame = load(snapshot)
-    result_file = Path(snapshot.path).with_suffix(f".{cfg.quality.suite}.validation.json")
+    result_file = result_path(cfg, snapshot)
     report, full_result, docs_path = run_suite(
         cfg.quality.suite, frame, cfg.name, Path(snapshot.path).parent, suite_parameters(cfg, snapshot)
     )
