@@ -85,14 +85,15 @@ on an older window. Set `dry_run` to evaluate without promoting.
             from pipelines.promote import record_quality_block
             from pipelines.quality import validate as run_validate
 
+            context = get_current_context()
             report = run_validate(cfg, Snapshot(**snapshot))
             if not report.success:
-                failures = [str(check) for check in report.critical]
-                window = (snapshot["window_start"], snapshot["window_end"])
-                record_quality_block(cfg.name, *window, failures, lineage_of(get_current_context()))
+                if not context["params"].get("dry_run"):
+                    failures = [str(check) for check in report.critical]
+                    window = (snapshot["window_start"], snapshot["window_end"])
+                    record_quality_block(cfg.name, *window, failures, lineage_of(context))
                 raise QualityGateStop(report)
             if report.warnings and cfg.quality.alert_on_warnings:
-                context = get_current_context()
                 day = as_of(context).isoformat()
                 post(warnings_alert(cfg.name, day, context["run_id"], report, cfg.quality.alert_top_n))
             return report.to_dict()

@@ -211,6 +211,9 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _backfill(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from pipelines import ledger
     from pipelines.backfill import (
         AirflowAPI,
         AirflowAPIError,
@@ -220,7 +223,6 @@ def _backfill(args: argparse.Namespace) -> int:
         start_backfill,
         wait_for_backfill,
     )
-    from pipelines.status import status
 
     cfg = config_mod.load_model(args.model)
     dag_id = f"retrain_{cfg.name}"
@@ -244,7 +246,8 @@ def _backfill(args: argparse.Namespace) -> int:
         runs = wait_for_backfill(api, dag_id, backfill_id, timeout=args.timeout, progress=show)
     except AirflowAPIError as exc:
         raise RuntimeError(str(exc)) from exc
-    decisions = {d["window_end"]: d for d in reversed(status(cfg.name)["ledger"])}
+    verdicts = ("promoted", "rejected", "blocked", "refused")
+    decisions = {e.window_end: asdict(e) for e in reversed(ledger.entries(cfg.name)) if e.kind in verdicts}
     rows = []
     for run in runs:
         decision = decisions.get(run.day, {})

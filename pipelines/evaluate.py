@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -19,6 +20,8 @@ from pipelines.metrics import HIGHER_IS_BETTER, compute, gain, paired_bootstrap_
 from pipelines.model_card import log_model_card
 from pipelines.slices import SliceMetric, slice_metrics
 from pipelines.train import predict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,10 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
         )
     )
     if challenger.run_id is not None:
-        log_model_card(cfg, snapshot, splits, model, decision, slices, challenger)
+        try:
+            log_model_card(cfg, snapshot, splits, model, decision, slices, challenger)
+        except Exception:  # the card explains a decision; failing to draw it must not block the decision
+            log.exception("%s v%s: the model card could not be logged", cfg.name, challenger_version)
     return decision
 
 

@@ -80,12 +80,22 @@ def url() -> str:
 
 
 def append(entry: Entry) -> Entry:
-    """Insert one entry and return it with its id."""
+    """Insert one entry and return it with its id.
+
+    Idempotent per Airflow run: a retried task that records the same kind for the same version in the same
+    run gets the earlier entry back instead of a second one.
+    """
     if entry.kind not in KINDS:
         raise ValueError(f"unknown ledger kind {entry.kind!r} (known: {', '.join(KINDS)})")
     row = {k: v for k, v in asdict(entry).items() if k != "id"}
     row["metrics"] = _json_safe(row["metrics"])
+    row["decided_at"] = entry.decided_at.astimezone(UTC)
     with _engine(url()).begin() as conn:
+        if entry.airflow_run_id is not None:
+            same = (TABLE.c[key] == row[key] for key in ("model", "kind", "version", "airflow_run_id"))
+            earlier = conn.execute(sa.select(TABLE).where(*same)).mappings().first()
+            if earlier is not None:
+                return _entry(dict(earlier))
         new_id = conn.execute(TABLE.insert().values(**row).returning(TABLE.c.id)).scalar_one()
     return Entry(**{**row, "id": int(new_id)})
 
@@ -113,8 +123,7 @@ def _json_safe(value: Any) -> Any:
 
 def _entry(row: dict[str, Any]) -> Entry:
     stamp = row["decided_at"]
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
     return Entry(**{**row, "decided_at": stamp})
 
 

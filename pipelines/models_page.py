@@ -52,7 +52,7 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
 
     if model not in model_names():
         raise PageError(404, f"no model named {model!r}")
-    if not re.fullmatch(r"[0-9]+", version):
+    if not re.fullmatch(r"[0-9]{1,9}", version):
         raise PageError(400, "the version must be a whole number")
     suffix = Path(name).suffix.lower()
     if not _PLAIN_NAME.fullmatch(name) or suffix not in CARD_TYPES:

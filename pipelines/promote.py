@@ -58,11 +58,14 @@ def promote(
         current = registry.by_alias(model, registry.CHAMPION)
         current_version = current.version if current else None
         refusing = decision.promote and approval is not None and not approval.approved
-        if current_version != decision.champion_version and not refusing:
+        applied = decision.promote and current_version == version != decision.champion_version
+        if current_version != decision.champion_version and not (refusing or applied):
             raise PromotionConflict(
                 f"{model}: champion is now v{current_version}, but v{version} was evaluated against "
                 f"v{decision.champion_version}; re-run evaluate"
             )
+        if applied:
+            current_version = decision.champion_version  # a retry of this very promotion: finish recording it
         reasons = list(decision.reasons)
         actor = "policy"
         status: Status
@@ -73,19 +76,19 @@ def promote(
         elif approval is None:
             status = "promoted"
         else:
-            answer: ledger.Kind = "approved" if approval.approved else "refused"
             actor = approval.actor
-            reasons.append(f"{answer} by {actor}")
-            _append(decision, answer, lineage, reasons, actor)
+            reasons.append(f"{'approved' if approval.approved else 'refused'} by {actor}")
             status = "promoted" if approval.approved else "refused"
         if status == "promoted":
             if current_version is not None:
                 registry.set_alias(model, registry.PREVIOUS_CHAMPION, current_version)
             registry.set_alias(model, registry.CHAMPION, version)
-        if status in ("promoted", "rejected", "blocked") and version != current_version:
-            _append(decision, status, lineage, reasons, actor)
         if status != "dry_run" and version != current_version:
             record_decision(model, version, status, reasons, decision.challenger_metrics)
+            if approval is not None and decision.promote:
+                _append(decision, "approved" if approval.approved else "refused", lineage, reasons, actor)
+            if status != "refused":
+                _append(decision, status, lineage, reasons, actor)
     champion = version if status == "promoted" else current_version
     previous = current_version if status == "promoted" else _alias_version(model, registry.PREVIOUS_CHAMPION)
     return PromotionResult(model, status, version, champion, previous, reasons)
@@ -116,21 +119,17 @@ def rollback(
         reasons = [f"rolled back from v{current.version} to v{target}: {reason}"]
         record_decision(model, target, "rolled_back", reasons, None)
         info = registry.version(model, target)
-        ledger.append(
-            ledger.Entry(
-                model=model,
-                kind="rolled_back",
-                version=target,
-                champion_version=current.version,
-                reasons=reasons,
-                metrics={"holdout": info.holdout_metrics},
-                window_start=info.tags.get("window_start"),
-                window_end=info.window_end,
-                trigger=lineage.trigger,
-                cause=lineage.cause,
-                airflow_run_id=lineage.airflow_run_id,
-                actor=actor,
-            )
+        window = (info.tags.get("window_start"), info.window_end)
+        _record(
+            model,
+            "rolled_back",
+            target,
+            current.version,
+            reasons,
+            lineage,
+            actor,
+            window,
+            {"holdout": info.holdout_metrics},
         )
     return PromotionResult(model, "rolled_back", target, target, current.version, reasons)
 
@@ -140,21 +139,9 @@ def record_quality_block(
 ) -> ledger.Entry:
     """The quality gate stopped a run before training: a ``blocked`` entry without a version."""
     lineage = lineage or Lineage()
-    return ledger.append(
-        ledger.Entry(
-            model=model,
-            kind="blocked",
-            version=None,
-            champion_version=_alias_version(model, registry.CHAMPION),
-            reasons=[f"quality gate failed: {failure}" for failure in failures],
-            window_start=window_start,
-            window_end=window_end,
-            trigger=lineage.trigger,
-            cause=lineage.cause,
-            airflow_run_id=lineage.airflow_run_id,
-            actor="quality gate",
-        )
-    )
+    champion = _alias_version(model, registry.CHAMPION)
+    reasons = [f"quality gate failed: {failure}" for failure in failures]
+    return _record(model, "blocked", None, champion, reasons, lineage, "quality gate", (window_start, window_end))
 
 
 def record_decision(
@@ -171,22 +158,49 @@ def record_decision(
 
 def _append(decision: Decision, kind: ledger.Kind, lineage: Lineage, reasons: list[str], actor: str) -> None:
     info = registry.version(decision.model, decision.challenger_version)
-    ledger.append(
+    metrics = {
+        "challenger": decision.challenger_metrics,
+        "champion": decision.champion_metrics or {},
+        "gain_interval": list(decision.gain_interval) if decision.gain_interval else None,
+        "holdout_rows": decision.holdout_rows,
+        "snapshot_hash": decision.snapshot_hash,
+    }
+    window = (info.tags.get("window_start"), info.window_end)
+    _record(
+        decision.model,
+        kind,
+        decision.challenger_version,
+        decision.champion_version,
+        reasons,
+        lineage,
+        actor,
+        window,
+        metrics,
+    )
+
+
+def _record(
+    model: str,
+    kind: ledger.Kind,
+    version: int | None,
+    champion_version: int | None,
+    reasons: list[str],
+    lineage: Lineage,
+    actor: str,
+    window: tuple[str | None, str | None],
+    metrics: dict[str, Any] | None = None,
+) -> ledger.Entry:
+    """Append one ledger entry with the run's lineage."""
+    return ledger.append(
         ledger.Entry(
-            model=decision.model,
+            model=model,
             kind=kind,
-            version=decision.challenger_version,
-            champion_version=decision.champion_version,
+            version=version,
+            champion_version=champion_version,
             reasons=reasons,
-            metrics={
-                "challenger": decision.challenger_metrics,
-                "champion": decision.champion_metrics or {},
-                "gain_interval": list(decision.gain_interval) if decision.gain_interval else None,
-                "holdout_rows": decision.holdout_rows,
-                "snapshot_hash": decision.snapshot_hash,
-            },
-            window_start=info.tags.get("window_start"),
-            window_end=info.window_end,
+            metrics=metrics or {},
+            window_start=window[0],
+            window_end=window[1],
             trigger=lineage.trigger,
             cause=lineage.cause,
             airflow_run_id=lineage.airflow_run_id,

@@ -51,6 +51,7 @@ def retrain(
     When the config requires approval and none is given, a promotion the policy allows is held (dry run).
     """
     lineage = lineage or Lineage()
+    approval = approval if cfg.policy.approval.required else None
     stage = "ingest"
     snapshot = report = None
     try:
@@ -63,7 +64,8 @@ def retrain(
         report = validate(cfg, snapshot)
         if not report.success:
             failures = [str(c) for c in report.critical]
-            record_quality_block(cfg.name, snapshot.window_start, snapshot.window_end, failures, lineage)
+            if not dry_run:
+                record_quality_block(cfg.name, snapshot.window_start, snapshot.window_end, failures, lineage)
             raise QualityGateFailed(report)
         progress(f"validate: {report.evaluated} expectations, {len(report.warnings)} warning(s)")
         stage = "train"

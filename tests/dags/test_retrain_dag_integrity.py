@@ -120,6 +120,8 @@ def test_approval_puts_a_human_between_evaluate_and_promote(airflow_db, tmp_path
     assert (approve.defaults, approve.retries) == (["Reject"], 0)
     assert approve.response_timeout.total_seconds() == 24 * 3600
     assert dag.get_task("record_refusal").trigger_rule == "all_skipped"
+    assert dag.get_task("promote").trigger_rule == "none_failed"  # runs when nobody was asked
+    assert dag.get_task("needs_approval").ignore_downstream_trigger_rules is False
 
 
 def test_every_config_gets_a_manual_rollback_dag_with_a_version_param(dagbag):

@@ -7,7 +7,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -135,3 +135,35 @@ def test_ledger_on_postgres(postgres_db: str, monkeypatch: pytest.MonkeyPatch) -
     assert all(e.decided_at.tzinfo is not None for e in entries)
     assert entries[1].decided_at == first.decided_at
     assert [e.kind for e in ledger.entries("other")] == ["rejected"]
+
+
+def test_a_retried_promotion_finishes_without_a_second_entry(
+    demo_cfg: ModelConfig, snapshot: Snapshot, register_trained: Callable[..., int]
+) -> None:
+    # given v1 champion and v2's promotion applied once by a run
+    run = Lineage("scheduled", "scheduled__2026-03-02T02:00:00+00:00")
+    promote(evaluate(demo_cfg, snapshot, register_trained()), lineage=run)
+    decision = evaluate(demo_cfg, snapshot, register_trained())
+    assert promote(decision, lineage=run).status == "promoted"
+    # when the same task is retried with the same decision (say the first attempt died after the alias moved)
+    again = promote(decision, lineage=run)
+    # then it finishes as promoted, the aliases are unchanged, and the ledger has the promotion once
+    assert (again.status, again.champion_version, again.previous_champion_version) == ("promoted", 2, 1)
+    assert [(e.kind, e.version) for e in ledger.entries("demo")] == [("promoted", 2), ("promoted", 1)]
+
+
+def test_a_dry_run_writes_nothing_to_the_ledger(
+    demo_cfg: ModelConfig, snapshot: Snapshot, register_trained: Callable[..., int]
+) -> None:
+    decision = evaluate(demo_cfg, snapshot, register_trained())
+    assert promote(decision, dry_run=True).status == "dry_run"
+    assert ledger.entries("demo") == []
+
+
+def test_times_are_stored_and_read_as_utc(registry_home: Path) -> None:
+    # given a decision stamped in another time zone
+    local = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    ledger.append(ledger.Entry("demo", "rejected", 1, None, ["FAIL floor"], decided_at=local))
+    # then it reads back as the same instant, in UTC
+    [entry] = ledger.entries("demo")
+    assert entry.decided_at == local and entry.decided_at.utcoffset() == timedelta(0)
