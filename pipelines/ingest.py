@@ -96,6 +96,23 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
     )
 
 
+def window_frame(cfg: ModelConfig, window: Window, source_url: str) -> pd.DataFrame:
+    """The window's rows as a DataFrame, read by the engine ``ingest`` picks for ``source_url``; no snapshot.
+
+    For the drift monitor, which needs the rows in memory anyway. The Arrow path gives them ordered by the
+    timestamp and the entity key, with the dtypes a snapshot has; the SQLAlchemy path in the database's order.
+    """
+    from pipelines.arrow_source import open_window, use_arrow
+
+    if not use_arrow(source_url):
+        return read_window(source_url, cfg.source, cfg.columns.timestamp, window)
+    import pyarrow as pa
+
+    with open_window(source_url, cfg.source, cfg.columns.timestamp, cfg.columns.entity_key, window) as stream:
+        table = pa.Table.from_batches(stream.batches, stream.schema)
+    return table.to_pandas()
+
+
 def _ingest_frame(cfg: ModelConfig, window: Window, source_url: str, folder: Path) -> tuple[Path, str, int]:
     """The SQLAlchemy path: the whole window as one DataFrame, sorted, hashed, written."""
     frame = read_window(source_url, cfg.source, cfg.columns.timestamp, window, future_after=_utc_now())

@@ -14,8 +14,8 @@ from pipelines import registry, settings
 from pipelines.config import ModelConfig
 from pipelines.drift import CheckRecord, DriftHistory, DriftReport, confirm, drift_report, render_html
 from pipelines.features import model_frame
+from pipelines.ingest import window_frame
 from pipelines.profile import Profile
-from pipelines.sources import read_window
 from pipelines.train import PROFILE_ARTIFACT, predict
 from pipelines.windows import Window
 
@@ -89,7 +89,7 @@ def check_drift(
         raise NoChampion(f"{cfg.name}: no champion yet, nothing to monitor")
     profile = load_profile(cfg, champion.run_id)
     window = Window(as_of - timedelta(days=cfg.drift.window_days), as_of, as_of)
-    frame = read_window(source_url, cfg.source, cfg.columns.timestamp, window)
+    frame = window_frame(cfg, window, source_url)  # binary COPY for PostgreSQL, as ingest
     if frame.empty:
         raise ValueError(f"{cfg.name}: no rows in {window.start}..{window.last_day} to check for drift")
     features = model_frame(frame, cfg)

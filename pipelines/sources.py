@@ -1,4 +1,8 @@
-"""Reading a model's window from its source database with SQLAlchemy and bound parameters."""
+"""Reading a model's window from its source database with SQLAlchemy and bound parameters.
+
+SQLAlchemy and pandas are imported where they are used: the ADBC path (``pipelines.arrow_source``) needs
+only the errors defined here, and the CLI starts ~0.3 s sooner without SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
 from pipelines.config import SourceConfig
 from pipelines.windows import Window
 
-if TYPE_CHECKING:  # pandas is imported where it is used
+if TYPE_CHECKING:
     import pandas as pd
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
 
 
 class SourceError(RuntimeError):
@@ -29,6 +32,8 @@ _SCHEMA_HINTS = ("no such table", "no such column", "does not exist", "unknown c
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their folder created."""
+    import sqlalchemy as sa
+
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -36,29 +41,24 @@ def make_engine(url: str) -> Engine:
 
 
 def window_statement(
-    source: SourceConfig,
-    timestamp: str,
-    window: Window,
-    future_after: datetime | None = None,
-    *,
-    bound_type: sa.types.TypeEngine[datetime] | None = None,
+    source: SourceConfig, timestamp: str, window: Window, future_after: datetime | None = None
 ) -> sa.Executable:
     """The SELECT for a window: identifiers quoted by SQLAlchemy, window bounds as bound parameters.
 
     With ``future_after`` (table sources), rows stamped later than it are selected too, so the quality
     gate sees timestamps that cannot be true yet instead of them silently falling outside the window.
-    ``bound_type`` is the SQLAlchemy type of the bounds (default ``DateTime``); the Arrow path passes one
-    that SQLAlchemy renders as a typed literal (see ``pipelines.arrow_source``).
+    ``pipelines.arrow_source.window_query`` is the same SELECT as SQL text for the ADBC driver.
     """
+    import sqlalchemy as sa
+
     start, end = window.bounds()
-    bound = bound_type if bound_type is not None else sa.DateTime()
     if source.query is not None:
         return sa.text(source.query).bindparams(
-            sa.bindparam("window_start", start, type_=bound),
-            sa.bindparam("window_end", end, type_=bound),
+            sa.bindparam("window_start", start, type_=sa.DateTime()),
+            sa.bindparam("window_end", end, type_=sa.DateTime()),
         )
     assert source.table is not None
-    ts = sa.column(timestamp, bound)
+    ts = sa.column(timestamp, sa.DateTime())
     table = sa.table(source.table, ts, schema=source.db_schema)
     in_window = sa.and_(ts >= start, ts < end)
     condition = in_window if future_after is None else sa.or_(in_window, ts > max(future_after, end))
@@ -70,6 +70,7 @@ def read_window(
 ) -> pd.DataFrame:
     """All rows of the window (and any stamped after ``future_after``), with the timestamp column parsed."""
     import pandas as pd
+    import sqlalchemy as sa
 
     try:
         engine = make_engine(url)
@@ -98,6 +99,8 @@ def read_window(
 
 
 def _safe(url: str) -> str:
+    import sqlalchemy as sa
+
     return sa.make_url(url).render_as_string(hide_password=True)
 
 

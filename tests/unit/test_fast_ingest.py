@@ -7,6 +7,8 @@ SQL text, URLs and the digest do not.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,12 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from pipelines import arrow_source
 from pipelines import ingest as ingest_mod
-from pipelines.arrow_source import ArrowDigest, WindowBound, libpq_uri, use_arrow, window_query
+from pipelines.arrow_source import ArrowDigest, libpq_uri, timestamp_literal, use_arrow, window_query
 from pipelines.config import ModelConfig
-from pipelines.ingest import Snapshot, ingest, load
+from pipelines.ingest import Snapshot, ingest, load, window_frame
 from pipelines.seed import generate, seed
 from pipelines.sources import SourceError, SourceSchemaError
 from pipelines.windows import Window
@@ -237,6 +240,78 @@ def test_quality_gate_reports_an_empty_window(demo_cfg: ModelConfig, pg_source: 
     assert any(c.expectation == "expect_table_row_count_to_be_between" for c in report.critical)
 
 
+@postgres
+def test_window_frame_reads_postgres_with_the_fast_path(
+    demo_cfg: ModelConfig, pg_source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the seeded table; when the drift monitor's reader reads a window with each engine
+    window = Window.for_as_of(AS_OF, demo_cfg.windows)
+    monkeypatch.setenv("PIPELINES_INGEST_ENGINE", "sqlalchemy")
+    generic = window_frame(demo_cfg, window, pg_source)
+    monkeypatch.delenv("PIPELINES_INGEST_ENGINE")
+    monkeypatch.setattr(ingest_mod, "read_window", _refuse)
+    fast = window_frame(demo_cfg, window, pg_source)
+    # then the fast one never touched SQLAlchemy and holds the same rows and dtypes, ordered
+    assert len(fast) == 49 * ROWS_PER_DAY and fast["event_ts"].is_monotonic_increasing
+    generic = generic.sort_values(["event_ts", "customer_id"], kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(fast, generic)
+
+
+@postgres
+@pytest.mark.slow
+def test_drift_check_gives_the_same_report_on_both_engines(
+    demo_cfg: ModelConfig, pg_source: str, registry_home: Path, trained_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from pipelines import registry
+    from pipelines.features import model_frame
+    from pipelines.monitor import check_drift
+    from pipelines.profile import build_profile
+    from pipelines.train import PROFILE_ARTIFACT, predict
+
+    # given a champion whose reference profile is the PostgreSQL training window
+    client = registry.client()
+    client.create_registered_model("demo")
+    with registry.start_run("demo", "reference") as run:
+        pass
+    version = int(client.create_model_version("demo", trained_model.as_uri(), run_id=run.info.run_id).version)
+    registry.set_alias("demo", registry.CHAMPION, version)
+    features = model_frame(load(ingest(demo_cfg, AS_OF, pg_source)), demo_cfg)
+    scores = predict(registry.load_model("demo", version), features, demo_cfg.task)
+    profile = build_profile(features, demo_cfg.columns.numeric, demo_cfg.columns.categorical, scores)
+    mlflow.MlflowClient().log_text(run.info.run_id, profile.to_json(), PROFILE_ARTIFACT)
+    # when the monitor checks the days before 2026-03-20 through SQLAlchemy, then through the fast path
+    monkeypatch.setenv("PIPELINES_INGEST_ENGINE", "sqlalchemy")
+    generic = check_drift(demo_cfg, date(2026, 3, 20), pg_source, record=False)
+    monkeypatch.delenv("PIPELINES_INGEST_ENGINE")
+    monkeypatch.setattr(ingest_mod, "read_window", _refuse)
+    fast = check_drift(demo_cfg, date(2026, 3, 20), pg_source, record=False)
+    # then both judged the same rows the same way
+    assert fast.to_dict() == generic.to_dict()
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the SQLAlchemy path was used")
+
+
+@postgres
+def test_cli_ingest_imports_neither_sqlalchemy_nor_pandas(pg_source: str, home: Path) -> None:
+    # given the CLI in a fresh interpreter; when it ingests a PostgreSQL window
+    script = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print(sorted({'pandas', 'sqlalchemy'} & set(sys.modules))))\n"
+        "sys.argv = ['pipelines', *sys.argv[1:]]\n"
+        "runpy.run_module('pipelines', run_name='__main__', alter_sys=True)\n"
+    )
+    args = ["ingest", "--model", "demo", "--as-of", AS_OF.isoformat(), "--source-url", pg_source]
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300)
+    # then it wrote the snapshot without loading either (they cost ~0.7 s of start-up together)
+    assert done.returncode == 0, done.stderr
+    assert f"{49 * ROWS_PER_DAY} rows" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
 # --- errors ---------------------------------------------------------------------------------------------
 
 
@@ -383,6 +458,25 @@ def test_libpq_uri_keeps_credentials_and_options_and_drops_the_driver() -> None:
     assert sa.make_url(uri).password == "p@ss/w:rd"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@h/db",
+        "postgresql+psycopg://ml:p%40ss@db.example:6543/source?sslmode=require&application_name=x",
+        "postgresql+asyncpg://u:@127.0.0.1/db",
+        "postgresql+psycopg2://u:p@ss/w:rd@h:5432/db",  # characters that SQLAlchemy quotes
+        "postgresql+psycopg2://u:50%off@h/db",
+        "postgresql+psycopg2://u@[::1]:5432/db",
+        "postgresql+psycopg2://u@h/db?options=-c%20search_path%3Dx&sslmode=require",
+    ],
+)
+def test_libpq_uri_means_what_sqlalchemy_reads(url: str) -> None:
+    # the plain URLs are converted without SQLAlchemy, the rest by it: both give SQLAlchemy's reading
+    parsed, uri = sa.make_url(url), sa.make_url(libpq_uri(url))
+    assert uri.drivername == "postgresql"
+    assert uri.set(drivername=parsed.drivername) == parsed
+
+
 @pytest.mark.parametrize("source", [{"table": "customer_events", "schema": "Sales"}, {"query": PREMIUM_QUERY}])
 def test_window_query_renders_only_typed_timestamps(demo_cfg: ModelConfig, source: dict[str, str]) -> None:
     window = Window.for_as_of(AS_OF, demo_cfg.windows)
@@ -390,21 +484,46 @@ def test_window_query_renders_only_typed_timestamps(demo_cfg: ModelConfig, sourc
     sql = window_query(cfg.source, "event_ts", window, datetime(2026, 5, 1, 12, 30), order_by=["event_ts", "ID"])
     assert "CAST('2026-01-11 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)" in sql
     assert "CAST('2026-03-01 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)" in sql
-    assert sql.endswith('ORDER BY event_ts, "ID"')
+    assert sql.endswith('ORDER BY "event_ts", "ID"')
     assert "$" not in sql and "%%" not in sql and ":window" not in sql and not sql.rstrip().endswith(";")
     if "table" in source:
-        assert '"Sales".customer_events' in sql
-        assert "2026-05-01 12:30:00" in sql, "future rows are selected too"
+        assert sql.startswith('SELECT * FROM "Sales"."customer_events" WHERE ("event_ts" >= CAST(')
+        assert "\"event_ts\" > CAST('2026-05-01 12:30:00' AS TIMESTAMP WITHOUT TIME ZONE)" in sql, "future rows too"
     else:
-        assert sql.startswith("SELECT * \nFROM (SELECT * FROM customer_events WHERE plan LIKE 'prem%'")
+        assert sql.startswith("SELECT * FROM (SELECT * FROM customer_events WHERE plan LIKE 'prem%'")
+        assert "::bigint" in sql
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM t WHERE event_ts >= :window_start AND event_ts < :window_end",
+        "SELECT *, '10:30'::time AS t, x::text FROM t WHERE (event_ts>=:window_start)AND event_ts<:window_end",
+        "SELECT '\\:window_start' AS escaped, * FROM t WHERE event_ts BETWEEN :window_start AND :window_end",
+        "SELECT * FROM t WHERE a::date >= CAST(:window_start AS date) AND event_ts < :window_end -- ends:here",
+    ],
+)
+def test_query_parameters_are_found_as_sqlalchemy_finds_them(demo_cfg: ModelConfig, query: str) -> None:
+    # given a query source; when its window query is built, then the bounds are where SQLAlchemy binds them
+    window = Window.for_as_of(AS_OF, demo_cfg.windows)
+    marked = sa.text(query).bindparams(window_start="START", window_end="END")
+    expected = str(marked.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    start, end = (timestamp_literal(bound) for bound in window.bounds())
+    sql = window_query(with_source(demo_cfg, query=query).source, "event_ts", window)
+    assert sql == expected.replace("'START'", start).replace("'END'", end)
 
 
 def test_only_naive_datetimes_can_become_sql_literals() -> None:
-    render = WindowBound().literal_processor(sa.dialects.postgresql.dialect())
-    assert render(datetime(2026, 1, 11)) == "CAST('2026-01-11 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)"
+    assert timestamp_literal(datetime(2026, 1, 11)) == "CAST('2026-01-11 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)"
+    assert timestamp_literal(datetime(2026, 1, 11, 9, 5, 1, 20)) == (
+        "CAST('2026-01-11 09:05:01.000020' AS TIMESTAMP WITHOUT TIME ZONE)"
+    )
     for value in ("2026-01-11'; DROP TABLE x; --", date(2026, 1, 11), datetime(2026, 1, 11).astimezone()):
-        with pytest.raises(sa.exc.CompileError):
-            render(value)
+        with pytest.raises(TypeError, match="a window bound must be a naive datetime"):
+            timestamp_literal(value)  # type: ignore[arg-type]
+    assert timestamp_literal(pd.Timestamp("2026-01-11").to_pydatetime()).startswith("CAST('2026-01-11 00:00:00'")
+    with pytest.raises(TypeError):
+        timestamp_literal(pd.Timestamp("2026-01-11"))  # a datetime subclass is refused too
 
 
 def test_query_with_another_parameter_is_a_schema_error(demo_cfg: ModelConfig) -> None:
