@@ -127,6 +127,7 @@ def _logged(check: DriftCheck, report: DriftReport, profile: Profile) -> DriftCh
             "champion_version": str(check.champion_version),
             "drift": str(check.drift),
             "drift_confirmed": str(check.confirmed),
+            "drifted": ",".join(check.drifted),
             "window_end": check.window_end,
         },
     ) as run:
