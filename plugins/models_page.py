@@ -36,6 +36,22 @@ async def logged_in(request: Request) -> None:
         raise HTTPException(307, "login required", headers={"Location": login}) from None
     if not get_auth_manager().is_authorized_view(access_view=AccessView.WEBSITE, user=user):
         raise HTTPException(403, "Forbidden")
+    request.state.user = user
+
+
+def _visible(request: Request) -> list[str]:
+    """The models whose ``retrain_<model>`` DAG this user may read in Airflow."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    from pipelines import models_page
+
+    auth, user = get_auth_manager(), request.state.user
+    return [
+        name
+        for name in models_page.model_names()
+        if auth.is_authorized_dag(method="GET", user=user, details=DagDetails(id=f"retrain_{name}"))
+    ]
 
 
 app = FastAPI(title="Models", dependencies=[Depends(logged_in)], docs_url=None, redoc_url=None, openapi_url=None)
@@ -53,14 +69,14 @@ def _mlflow_url() -> str:
 def overview(request: Request) -> str:
     from pipelines import models_page
 
-    return models_page.overview_html([models_page.report(m) for m in models_page.model_names()], _base(request))
+    return models_page.overview_html([models_page.report(m) for m in _visible(request)], _base(request))
 
 
 @app.get("/{model}", response_class=HTMLResponse)
 def model(request: Request, model: str) -> Response:
     from pipelines import models_page
 
-    if model not in models_page.model_names():
+    if model not in _visible(request):
         return HTMLResponse(models_page.error_html(404, f"no model named {model!r}", _base(request)), 404)
     return HTMLResponse(models_page.model_html(models_page.report(model), _base(request), _mlflow_url()))
 
@@ -69,6 +85,8 @@ def model(request: Request, model: str) -> Response:
 def card(request: Request, model: str, version: str, name: str) -> Response:
     from pipelines import models_page
 
+    if model not in _visible(request):
+        return HTMLResponse(models_page.error_html(404, f"no model named {model!r}", _base(request)), 404)
     try:
         content, media_type = models_page.card_file(model, version, name)
     except models_page.PageError as exc:
