@@ -60,10 +60,14 @@ def promote(
         refusing = decision.promote and approval is not None and not approval.approved
         applied = decision.promote and current_version == version != decision.champion_version
         if current_version != decision.champion_version and not (refusing or applied):
-            raise PromotionConflict(
+            stale = (
                 f"{model}: champion is now v{current_version}, but v{version} was evaluated against "
                 f"v{decision.champion_version}; re-run evaluate"
             )
+            if approval is not None and decision.promote:  # keep the human's answer, though it cannot apply
+                answer = [*decision.reasons, f"approved by {approval.actor}, not applied: {stale}"]
+                _append(decision, "approved", lineage, answer, approval.actor)
+            raise PromotionConflict(stale)
         if applied:
             current_version = decision.champion_version  # a retry of this very promotion: finish recording it
         reasons = list(decision.reasons)

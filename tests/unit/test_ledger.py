@@ -16,7 +16,7 @@ from pipelines import ledger, registry
 from pipelines.config import ModelConfig
 from pipelines.evaluate import evaluate
 from pipelines.ingest import Snapshot, ingest
-from pipelines.promote import Approval, promote, record_quality_block, rollback
+from pipelines.promote import Approval, PromotionConflict, promote, record_quality_block, rollback
 from pipelines.train import Lineage
 
 AS_OF = date(2026, 3, 1)
@@ -167,3 +167,20 @@ def test_times_are_stored_and_read_as_utc(registry_home: Path) -> None:
     # then it reads back as the same instant, in UTC
     [entry] = ledger.entries("demo")
     assert entry.decided_at == local and entry.decided_at.utcoffset() == timedelta(0)
+
+
+def test_an_approval_that_comes_too_late_is_kept_but_not_applied(
+    demo_cfg: ModelConfig, snapshot: Snapshot, register_trained: Callable[..., int]
+) -> None:
+    # given v2 waiting for approval against champion v1, while an operator makes v3 champion
+    promote(evaluate(demo_cfg, snapshot, register_trained()))
+    waiting = evaluate(demo_cfg, snapshot, register_trained())
+    v3 = register_trained()
+    rollback("demo", to_version=v3, reason="hotfix", actor="bob")
+    # when the approval arrives, then the stale promotion is refused, and the answer is still in the ledger
+    with pytest.raises(PromotionConflict, match="champion is now v3"):
+        promote(waiting, approval=Approval(True, "alice"))
+    latest = ledger.entries("demo")[0]
+    assert (latest.kind, latest.version, latest.actor) == ("approved", 2, "alice")
+    assert "not applied: demo: champion is now v3" in latest.reasons[-1]
+    assert registry.by_alias("demo", registry.CHAMPION).version == v3
