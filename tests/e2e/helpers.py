@@ -7,8 +7,13 @@ from typing import Any
 
 
 def run_once(dag: Any, day: date, conf: dict[str, Any] | None = None) -> Any:
-    """Run ``dag`` for logical date ``day`` with ``dag.test()``; returns the DagRun."""
-    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=conf)
+    """Run ``dag`` for logical date ``day`` with ``dag.test()``; returns the DagRun.
+
+    Every declared param is passed, at its default unless ``conf`` sets it: a run's params otherwise carry
+    over to the next ``dag.test()`` of the same DAG in this process (a ``dry_run`` would stick).
+    """
+    run_conf = {name: dag.params[name] for name in dag.params} | (conf or {})
+    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=run_conf)
 
 
 def run_dag(dag: Any, day: date, conf: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
