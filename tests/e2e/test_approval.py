@@ -154,12 +154,22 @@ def test_rejected_promotion_is_recorded_and_the_champion_stays(gated_dag, api_se
     assert registry.version("gated_no", 1).tags["decision"] == "refused"
 
 
-def test_unanswered_request_takes_the_configured_default(gated_dag, api_server: ApiServer) -> None:
+@pytest.mark.parametrize(
+    ("default", "outcome", "entries"),
+    [
+        ("reject", ("skipped", "success"), [("refused", "timeout")]),
+        ("approve", ("success", "skipped"), [("promoted", "timeout"), ("approved", "timeout")]),
+    ],
+)
+def test_unanswered_request_takes_the_configured_default(
+    gated_dag, api_server: ApiServer, default: str, outcome: tuple[str, str], entries: list[tuple[str, str]]
+) -> None:
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 
-    # given approval that times out after 2 seconds and defaults to reject
-    dag = gated_dag("gated_quiet", timeout_hours=2 / 3600, default="reject")
+    # given approval that times out after 2 seconds and falls back to the configured default
+    name = f"gated_quiet_{default}"
+    dag = gated_dag(name, timeout_hours=2 / 3600, default=default)
     swept: list[bool] = []
 
     def scheduler_sweep() -> None:
@@ -175,12 +185,13 @@ def test_unanswered_request_takes_the_configured_default(gated_dag, api_server: 
     helper.start()
     state, tasks = run_dag(dag, DAY)
     helper.join(timeout=60)
-    # then the default (reject) was taken, by nobody, and recorded as a refusal by the timeout
+    # then the default was taken, by nobody, and the ledger says the timeout decided
     assert swept == [True]
     assert state == "success", tasks
-    assert (tasks["promote"], tasks["record_refusal"]) == ("skipped", "success")
-    assert registry.by_alias("gated_quiet", registry.CHAMPION) is None
-    assert [(e.kind, e.actor) for e in ledger.entries("gated_quiet")] == [("refused", "timeout")]
+    assert (tasks["promote"], tasks["record_refusal"]) == outcome
+    champion = registry.by_alias(name, registry.CHAMPION)
+    assert (champion.version if champion else None) == (1 if default == "approve" else None)
+    assert [(e.kind, e.actor) for e in ledger.entries(name)] == entries
 
 
 def test_no_question_when_the_policy_says_no(gated_dag, api_server: ApiServer) -> None:
