@@ -35,12 +35,22 @@ def build_rollback_dag(cfg: ModelConfig) -> DAG:
                 description="The version to make champion; empty means the previous champion.",
             ),
             "reason": Param("rollback from Airflow", type="string", minLength=3, description="Why, for the ledger."),
+            "readmit": Param(
+                False,
+                type="boolean",
+                description="Re-admit a version that an earlier rollback holds out of every automatic promotion.",
+            ),
         },
         doc_md=f"""
 ### Roll back `{cfg.name}`
 Points the `champion` alias of `{cfg.name}` back at the previous champion, or at the version given in the
 `version` Param, in one step. The move is recorded in the promotion ledger (who, when, why) and posted to
 Slack. `python -m pipelines rollback --model {cfg.name} [--to-version N]` does the same from a shell.
+
+A rollback holds: the version moved away from is never promoted again by a nightly, drift or backfill run,
+even on the same data. To make it champion again, run this DAG with its `version` and `readmit` set
+(or `python -m pipelines promote --model {cfg.name} --version N --reason TEXT`); that too is recorded.
+Moving to a newer version is recorded as a roll-forward.
 """,
     )
     def rollback() -> None:
@@ -49,12 +59,14 @@ Slack. `python -m pipelines rollback --model {cfg.name} [--to-version N]` does t
             from slack_alerts import post
 
             from pipelines.alerts import rollback_alert
-            from pipelines.promote import rollback as run_rollback
+            from pipelines.promote import move_champion
 
             context = get_current_context()
             params, actor = context["params"], actor_of(context)
             try:
-                result = run_rollback(cfg.name, params.get("version"), params["reason"], actor, lineage_of(context))
+                result = move_champion(
+                    cfg.name, params.get("version"), params["reason"], actor, lineage_of(context), params["readmit"]
+                )
             except ValueError as exc:
                 raise BadInputStop(str(exc)) from exc
             post(rollback_alert(cfg.name, result, actor, context["ti"].log_url))

@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to-version", type=_positive)
     rollback.add_argument("--reason", default="manual rollback")
     rollback.add_argument("--json", action="store_true")
+
+    promote = verbs.add_parser(
+        "promote", help="make a version champion by hand, re-admitting it if a rollback holds it out"
+    )
+    promote.add_argument("--model", default="demo")
+    promote.add_argument("--version", type=_positive, required=True)
+    promote.add_argument("--reason", required=True, help="why, for the ledger")
+    promote.add_argument("--json", action="store_true")
     return parser
 
 
@@ -94,6 +102,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (config_mod.ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        unreachable = _environment_failure(exc)
+        if unreachable is None:
+            raise
+        print(f"error: {unreachable}", file=sys.stderr)
+        return 1
+
+
+def _environment_failure(exc: Exception) -> str | None:
+    """One line for a store or server that failed to answer (MLflow, a database, HTTP); None for anything else."""
+    import requests
+    import sqlalchemy as sa
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, sa.exc.DBAPIError):
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"a database did not answer: {detail}"
+    if isinstance(exc, MlflowException):
+        first = str(exc).strip().splitlines()[0]
+        return f"MLflow failed: {first[:400]}"
+    if isinstance(exc, requests.RequestException | OSError):
+        return f"{type(exc).__name__}: {str(exc)[:400]}"
+    return None
 
 
 def _progress(message: str) -> None:
@@ -278,6 +309,15 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _promote(args: argparse.Namespace) -> int:
+    from pipelines.promote import move_champion
+
+    config_mod.load_model(args.model)
+    result = move_champion(args.model, args.version, args.reason, actor=_operator(), readmit=True)
+    _emit(args, result.to_dict(), result.reasons)
+    return 0
+
+
 def _operator() -> str:
     """Who runs the CLI, for the ledger."""
     import getpass
@@ -294,4 +334,5 @@ _VERBS = {
     "backfill": _backfill,
     "status": _status,
     "rollback": _rollback,
+    "promote": _promote,
 }

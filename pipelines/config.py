@@ -151,6 +151,11 @@ class SlicesConfig(_Frozen):
     )
     tolerance: float = Field(default=0.02, ge=0, description="How much a slice's primary metric may get worse.")
     min_rows: int = Field(default=50, ge=1, description="Slices with fewer holdout rows are reported, not judged.")
+    min_positives: int = Field(
+        default=20,
+        ge=0,
+        description="Binary tasks: slices with fewer positive or fewer negative rows than this are reported, not judged.",
+    )
 
 
 class ApprovalConfig(_Frozen):

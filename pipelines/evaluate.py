@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from pipelines import registry
+from pipelines import ledger, registry
 from pipelines.config import METRICS_BY_TASK, ModelConfig
 from pipelines.features import labels, model_frame, split
 from pipelines.ingest import Snapshot, load
@@ -51,6 +53,7 @@ class Decision:
     gain_interval: tuple[float, float] | None = None
     holdout_rows: int = 0
     snapshot_hash: str = ""
+    decision_id: str = ""
     evaluation_run_id: str | None = field(default=None, compare=False)
 
     @property
@@ -141,7 +144,7 @@ def judge(
 
 def _slice_checks(cfg: ModelConfig, slices: Sequence[SliceMetric]) -> list[Check]:
     metric, limits = cfg.policy.primary_metric, cfg.policy.slices
-    checks, within = [], 0
+    failed, within = [], 0
     for piece in slices:
         if not piece.judged or piece.champion is None:
             continue
@@ -149,36 +152,96 @@ def _slice_checks(cfg: ModelConfig, slices: Sequence[SliceMetric]) -> list[Check
         if loss <= limits.tolerance:
             within += 1
             continue
-        checks.append(
+        failed.append(
             Check(
                 f"slice:{piece.name}",
                 False,
                 f"{piece.name} {metric} {piece.champion:.4f} -> {piece.challenger:.4f} (worse by {loss:.4f}, "
-                f"tolerance {limits.tolerance:.4f}, {piece.rows} rows)",
+                f"tolerance {limits.tolerance:.4f}, {_size(piece)})",
                 blocking=True,
             )
         )
-    skipped = [f"{p.name} ({p.rows} rows)" for p in slices if not p.judged]
-    small = f"; not judged (under {limits.min_rows} rows or one class): {', '.join(skipped)}" if skipped else ""
-    summary = f"{within} of {within + len(checks)} slices within {limits.tolerance:.4f} of the champion's {metric}"
-    return [Check("slices", True, summary + small), *checks]
+    judged = within + len(failed)
+    if failed:
+        summary = (
+            f"{len(failed)} of {judged} judged slices worse than the champion's {metric} by more than "
+            f"{limits.tolerance:.4f} (listed below); {within} within"
+        )
+    else:
+        summary = f"{within} of {judged} judged slices within {limits.tolerance:.4f} of the champion's {metric}"
+    skipped = [f"{p.name} ({_size(p)})" for p in slices if not p.judged]
+    if skipped:
+        rule = f"under {limits.min_rows} rows" + (
+            f" or under {limits.min_positives} positive or negative rows" if cfg.task == "binary" else ""
+        )
+        summary += f"; not judged ({rule}, or a metric undefined): {', '.join(skipped)}"
+    return [Check("slices", not failed, summary), *failed]
+
+
+def _size(piece: SliceMetric) -> str:
+    if piece.positives is None:
+        return f"{piece.rows} rows"
+    return f"{piece.rows} rows, {piece.positives} positive"
+
+
+def admission_checks(model: str, challenger: registry.VersionInfo) -> list[Check]:
+    """Blocking checks that come before any metric: complete lineage, and no rollback holding the version."""
+    checks = []
+    if challenger.missing_lineage:
+        checks.append(
+            Check(
+                "lineage",
+                False,
+                f"v{challenger.version} lacks lineage ({', '.join(challenger.missing_lineage)}): a version whose "
+                "lineage is incomplete is never promoted",
+                blocking=True,
+            )
+        )
+    hold = ledger.rollback_hold(model, challenger.version)
+    if hold is not None:
+        checks.append(Check("rollback", False, rollback_reason(model, challenger.version, hold), blocking=True))
+    return checks
+
+
+def rollback_reason(model: str, version: int, hold: ledger.Entry) -> str:
+    """Why a rolled-back version stays out, and how a human re-admits it."""
+    said = "; ".join(hold.reasons)
+    return (
+        f"v{version} was rolled back on {hold.decided_at:%Y-%m-%d %H:%M} UTC by {hold.actor} ({said}); "
+        f"only a human re-admits it: python -m pipelines promote --model {model} --version {version} --reason TEXT"
+    )
 
 
 def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
     """Score the challenger and the current champion on the snapshot's holdout and decide.
 
-    The decision is logged as an ``evaluate`` run; the challenger's model card (``pipelines.model_card``) is
-    logged to its own training run, when it has one.
+    Both are scored only on holdout rows neither was trained on. The decision gets an id of its own and is
+    logged as an ``evaluate`` run; the challenger's model card for this decision goes under
+    ``model_card/<decision id>/`` of its training run, so no later evaluation overwrites an earlier one. A
+    failure marks the version failed (``registry.mark_failed``) before it propagates.
     """
+    try:
+        decision = _evaluate(cfg, snapshot, challenger_version)
+    except Exception as exc:
+        try:
+            registry.mark_failed(cfg.name, challenger_version, "evaluate", exc)
+        except Exception:  # the store itself may be what failed; the original error matters more
+            log.exception("%s v%s: could not mark the version failed", cfg.name, challenger_version)
+        raise
+    registry.delete_tag(cfg.name, challenger_version, registry.FAILED_TAG)
+    return decision
+
+
+def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
     splits = split(load(snapshot), cfg, snapshot.window)
-    features, y = model_frame(splits.holdout, cfg), labels(splits.holdout, cfg)
     names = METRICS_BY_TASK[cfg.task]
     challenger = registry.version(cfg.name, challenger_version)
     champion = registry.by_alias(cfg.name, registry.CHAMPION)
     model = registry.load_model(cfg.name, challenger_version)
-    challenger_scores = predict(model, features, cfg.task)
-    challenger_metrics = compute(names, y, challenger_scores)
+    decision_id = uuid.uuid4().hex
     if champion is not None and champion.version == challenger_version:
+        features, y = model_frame(splits.holdout, cfg), labels(splits.holdout, cfg)
+        metrics = compute(names, y, predict(model, features, cfg.task))
         checks = [Check("champion", False, f"version {challenger_version} is the champion already")]
         return _logged(
             Decision(
@@ -187,11 +250,36 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
                 challenger_version,
                 champion.version,
                 checks,
-                challenger_metrics,
-                challenger_metrics,
+                metrics,
+                metrics,
                 None,
                 len(y),
                 snapshot.content_hash,
+                decision_id,
+            )
+        )
+    admission = admission_checks(cfg.name, challenger)
+    holdout, comparison = _unseen_by(champion, splits.holdout, cfg)
+    if comparison is not None and not comparison.passed:
+        holdout = splits.holdout  # nothing to compare on: the challenger's own numbers, on its whole holdout
+    features, y = model_frame(holdout, cfg), labels(holdout, cfg)
+    challenger_scores = predict(model, features, cfg.task)
+    challenger_metrics = compute(names, y, challenger_scores)
+    if comparison is not None and not comparison.passed:
+        checks = [*admission, comparison]
+        return _logged(
+            Decision(
+                cfg.name,
+                False,
+                challenger_version,
+                champion.version if champion else None,
+                checks,
+                challenger_metrics,
+                None,
+                None,
+                len(y),
+                snapshot.content_hash,
+                decision_id,
             )
         )
     champion_metrics = interval = champion_scores = None
@@ -209,15 +297,19 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
             cfg.xgboost.seed,
         )
     slices = slice_metrics(cfg, features, y, challenger_scores, champion_scores)
-    checks = judge(
-        cfg,
-        challenger_metrics,
-        champion_metrics,
-        interval,
-        challenger.window_end,
-        champion.window_end if champion else None,
-        slices,
-    )
+    checks = [
+        *admission,
+        *judge(
+            cfg,
+            challenger_metrics,
+            champion_metrics,
+            interval,
+            challenger.window_end,
+            champion.window_end if champion else None,
+            slices,
+        ),
+        *([comparison] if comparison is not None else []),
+    ]
     decision = _logged(
         Decision(
             model=cfg.name,
@@ -230,6 +322,7 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
             gain_interval=interval,
             holdout_rows=len(y),
             snapshot_hash=snapshot.content_hash,
+            decision_id=decision_id,
         )
     )
     if challenger.run_id is not None:
@@ -238,6 +331,41 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
         except Exception:  # the card explains a decision; failing to draw it must not block the decision
             log.exception("%s v%s: the model card could not be logged", cfg.name, challenger_version)
     return decision
+
+
+def _unseen_by(
+    champion: registry.VersionInfo | None, holdout: pd.DataFrame, cfg: ModelConfig
+) -> tuple[pd.DataFrame, Check | None]:
+    """The holdout rows the champion was not trained on, and a check saying what was left out and why.
+
+    The champion trained on ``[window_start, holdout_start)`` of its own window; for a backfill of an older
+    date those days can fall in this holdout, where the champion would score its own training rows. When no
+    comparable rows remain (or one class only), the check fails: the two cannot be compared fairly.
+    """
+    if champion is None:
+        return holdout, None
+    start, end = champion.tags.get("window_start"), champion.tags.get("holdout_start")
+    if not start or not end:
+        detail = f"v{champion.version}'s training window is unknown (incomplete lineage): compared on every holdout row"
+        return holdout, Check("comparison", True, detail)
+    stamps = pd.to_datetime(holdout[cfg.columns.timestamp])
+    trained_on = (stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))
+    if not trained_on.any():
+        return holdout, None
+    kept = holdout[~trained_on]
+    span = f"{start}..{end}"
+    one_class = cfg.task == "binary" and len(np.unique(labels(kept, cfg))) < 2
+    if kept.empty or one_class:
+        detail = (
+            f"cannot compare with v{champion.version}: it was trained on {int(trained_on.sum())} of the "
+            f"{len(holdout)} holdout rows ({span}), and the rest " + ("are none" if kept.empty else "hold one class")
+        )
+        return kept, Check("comparison", False, detail, blocking=True)
+    detail = (
+        f"compared on {len(kept)} of {len(holdout)} holdout rows: the other {int(trained_on.sum())} fall in "
+        f"v{champion.version}'s training data ({span})"
+    )
+    return kept, Check("comparison", True, detail)
 
 
 def _logged(decision: Decision) -> Decision:
@@ -249,6 +377,7 @@ def _logged(decision: Decision) -> Decision:
         f"evaluate v{decision.challenger_version}",
         {
             "stage": "evaluate",
+            "decision_id": decision.decision_id,
             "challenger_version": str(decision.challenger_version),
             "champion_version": str(decision.champion_version),
             "promote": str(decision.promote),

@@ -1,5 +1,5 @@
-"""The model card of a version: one HTML page and its PNG plots, logged under ``model_card/`` of the version's
-own training run, so every version has exactly one card (the latest evaluation of it).
+"""The model card of a decision: one HTML page and its PNG plots, logged under ``model_card/<decision id>/`` of
+the version's own training run, so every evaluation of a version keeps its own card.
 
 The page embeds its plots as base64 PNGs, so it reads the same in MLflow's artifact viewer and served on its
 own; the PNG files next to it are the same plots for direct use. It shows lineage (data window, snapshot hash),
@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # evaluate builds the card, so the card cannot import evaluat
     from pipelines.evaluate import Decision
 
 MODEL_CARD_ARTIFACT = "model_card"
+CARD_TAG = "model_card"
+"""Version tag naming the decision whose card shows the version: its first judgement, or its promotion."""
 CARD_PAGE = "index.html"
 PLOTS = ("feature_importance.png", "shap_summary.png", "learning_curve.png", "slices.png")
 CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
@@ -99,12 +101,21 @@ def log_model_card(
     slices: Sequence[SliceMetric],
     info: VersionInfo,
 ) -> None:
-    """Write the card and log it under ``model_card/`` of the version's training run (``info.run_id``)."""
+    """Write the card and log it under ``model_card/<decision id>/`` of the version's training run.
+
+    Each decision keeps its own card: a later evaluation (a dry run, a backfill) adds a card, never
+    replaces one.
+    """
     mlflow_client = registry.client()
     params = mlflow_client.get_run(info.run_id).data.params
     with tempfile.TemporaryDirectory() as tmp:
         write_model_card(Path(tmp), cfg, snapshot, splits, model, decision, slices, info, params)
-        mlflow_client.log_artifacts(info.run_id, tmp, MODEL_CARD_ARTIFACT)
+        mlflow_client.log_artifacts(info.run_id, tmp, card_folder(decision.decision_id))
+
+
+def card_folder(decision_id: str | None) -> str:
+    """Where the card of a decision lives in its version's training run (``model_card/`` before decision ids)."""
+    return f"{MODEL_CARD_ARTIFACT}/{decision_id}" if decision_id else MODEL_CARD_ARTIFACT
 
 
 def write_model_card(

@@ -39,7 +39,7 @@ def report(model: str) -> dict[str, Any]:
 
     data = status(model)
     aliased = [data[key] for key, _ in _ALIASES if data.get(key)]
-    data["cards"] = {info["version"]: _has_card(info.get("run_id")) for info in aliased}
+    data["cards"] = {info["version"]: _has_card(model, info["version"]) for info in aliased}
     return data
 
 
@@ -48,7 +48,7 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
     from mlflow.exceptions import MlflowException
 
     from pipelines import registry
-    from pipelines.model_card import MODEL_CARD_ARTIFACT
+    from pipelines.model_card import CARD_TAG, card_folder
 
     if model not in model_names():
         raise PageError(404, f"no model named {model!r}")
@@ -58,31 +58,32 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
     if not _PLAIN_NAME.fullmatch(name) or suffix not in CARD_TYPES:
         raise PageError(400, f"not a model card file name: {name!r}")
     try:
-        run_id = registry.version(model, int(version)).run_id
+        info = registry.version(model, int(version))
     except MlflowException:
-        run_id = None
-    if run_id is None:
+        info = None
+    if info is None or info.run_id is None:
         raise PageError(404, f"{model} has no version {version}")
+    run_id, folder = info.run_id, card_folder(info.tags.get(CARD_TAG))
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=f"{MODEL_CARD_ARTIFACT}/{name}", dst_path=tmp
-            )
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"{folder}/{name}", dst_path=tmp)
             return Path(path).read_bytes(), CARD_TYPES[suffix]
         except (MlflowException, OSError):
             raise PageError(404, f"version {version} of {model} has no model card file {name!r}") from None
 
 
-def _has_card(run_id: str | None) -> bool:
+def _has_card(model: str, version: int) -> bool:
+    """Whether the version's card (of the decision its ``model_card`` tag names) was logged."""
     from pipelines import registry
-    from pipelines.model_card import CARD_PAGE, MODEL_CARD_ARTIFACT
+    from pipelines.model_card import CARD_PAGE, CARD_TAG, card_folder
 
-    if run_id is None:
+    info = registry.version(model, version)
+    if info.run_id is None:
         return False
-    page = f"{MODEL_CARD_ARTIFACT}/{CARD_PAGE}"
-    return any(item.path == page for item in registry.client().list_artifacts(run_id, MODEL_CARD_ARTIFACT))
+    folder = card_folder(info.tags.get(CARD_TAG))
+    return any(item.path == f"{folder}/{CARD_PAGE}" for item in registry.client().list_artifacts(info.run_id, folder))
 
 
 def overview_html(reports: list[dict[str, Any]], base: str) -> str:

@@ -1,20 +1,51 @@
-"""MLflow tracking and model registry: experiments, aliases, lineage tags and the promotion lock."""
+"""MLflow tracking and model registry: experiments, versions born with their lineage, aliases.
+
+Every call has a deadline: an HTTP tracking server gets MLflow's own request timeout and retry settings
+(unless the environment sets them), and a SQL store is probed once with a connect timeout before MLflow's
+own engine, which would otherwise retry for minutes.
+"""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from pipelines import settings
+from pipelines import db, settings
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
+LINEAGE_KEYS = (
+    "window_start",
+    "holdout_start",
+    "window_end",
+    "snapshot_hash",
+    "snapshot_path",
+    "config_hash",
+    "code_version",
+    "suite",
+    "trigger",
+    "trigger_cause",
+    "airflow_run_id",
+    "training_rows",
+)
+"""Tags every version is created with, in the call that creates it; a version missing one is never used."""
+FAILED_TAG = "failed"
+ROLLED_BACK_TAG = "rolled_back"
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
+class StoreUnreachable(RuntimeError):
+    """The MLflow tracking or registry store did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +59,11 @@ class VersionInfo:
     @property
     def window_end(self) -> str | None:
         return self.tags.get("window_end")
+
+    @property
+    def missing_lineage(self) -> list[str]:
+        """Lineage tags this version lacks: any at all means it is never reused or promoted."""
+        return [key for key in LINEAGE_KEYS if key not in self.tags]
 
     @property
     def holdout_metrics(self) -> dict[str, float]:
@@ -51,19 +87,51 @@ def client() -> Any:
     from mlflow import MlflowClient
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(settings.tracking_uri())
-    mlflow.set_registry_uri(settings.tracking_uri())
-    return MlflowClient(tracking_uri=settings.tracking_uri(), registry_uri=settings.tracking_uri())
+    for name, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    uri = settings.tracking_uri()
+    _probe(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@cache
+def _probe(uri: str) -> None:
+    """Connect once to a SQL store with a deadline; raise ``StoreUnreachable`` in one line when it fails."""
+    import sqlalchemy as sa
+
+    if uri.split(":", 1)[0].split("+", 1)[0] not in {"postgresql", "mysql", "mssql"}:
+        return
+    url = sa.make_url(uri)
+    engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=db.connect_args(url))
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.DBAPIError as exc:
+        where = url.render_as_string(hide_password=True)
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise StoreUnreachable(f"the MLflow store {where} is unreachable: {first_line}") from None
+    finally:
+        engine.dispose()
 
 
 def experiment_id(model: str) -> str:
     """The model's experiment, created with an artifact location under the configured root."""
+    from mlflow.exceptions import MlflowException
+
     mlflow_client = client()
     existing = mlflow_client.get_experiment_by_name(model)
     if existing is not None:
         return str(existing.experiment_id)
     root = settings.artifact_root().rstrip("/")
-    return str(mlflow_client.create_experiment(model, artifact_location=f"{root}/{model}"))
+    try:
+        return str(mlflow_client.create_experiment(model, artifact_location=f"{root}/{model}"))
+    except MlflowException:  # another process created it first
+        created = mlflow_client.get_experiment_by_name(model)
+        if created is None:
+            raise
+        return str(created.experiment_id)
 
 
 @contextmanager
@@ -90,14 +158,24 @@ def version(model: str, number: int) -> VersionInfo:
 
 
 def by_alias(model: str, alias: str) -> VersionInfo | None:
-    """The version an alias points at, or None when the alias (or the model) does not exist."""
+    """The version an alias points at, or None when the alias (or the model) does not exist.
+
+    Any other failure (an unreachable store) propagates: "no champion" is never a guess.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         mv = client().get_model_version_by_alias(model, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if _absent(exc):
+            return None
+        raise
     return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
+
+
+def _absent(exc: Any) -> bool:
+    """Whether an MLflow error says the thing asked for does not exist (not that the store failed)."""
+    return exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 
 
 def all_versions(model: str) -> list[VersionInfo]:
@@ -108,11 +186,23 @@ def all_versions(model: str) -> list[VersionInfo]:
 
 
 def find_version(model: str, tags: dict[str, str]) -> VersionInfo | None:
-    """The newest version whose tags include all of ``tags``."""
+    """The newest version with complete lineage whose tags include all of ``tags``."""
     for info in all_versions(model):
-        if all(info.tags.get(k) == v for k, v in tags.items()):
+        if not info.missing_lineage and all(info.tags.get(k) == v for k, v in tags.items()):
             return info
     return None
+
+
+def register(model: str, model_uri: str, lineage: dict[str, str]) -> VersionInfo:
+    """A new version of ``model`` created with its whole lineage in the same call (never tagged later)."""
+    import mlflow
+
+    missing = [key for key in LINEAGE_KEYS if key not in lineage]
+    if missing:
+        raise ValueError(f"{model}: a version needs its whole lineage; missing {', '.join(missing)}")
+    client()
+    created = mlflow.register_model(model_uri, model, tags={k: str(v)[:5000] for k, v in lineage.items()})
+    return VersionInfo(int(created.version), created.run_id, dict(created.tags))
 
 
 def set_tags(model: str, number: int, tags: dict[str, Any]) -> None:
@@ -122,21 +212,34 @@ def set_tags(model: str, number: int, tags: dict[str, Any]) -> None:
         mlflow_client.set_model_version_tag(model, str(number), key, text[:5000])
 
 
-def set_alias(model: str, alias: str, number: int) -> None:
-    client().set_registered_model_alias(model, alias, str(number))
+def delete_tag(model: str, number: int, key: str) -> None:
+    """Remove a tag from a version; a tag that is not there is fine."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().delete_model_version_tag(model, str(number), key)
+    except MlflowException as exc:
+        if not _absent(exc):
+            raise
 
 
-@contextmanager
-def promotion_lock(model: str) -> Iterator[None]:
-    """Serialise alias moves of one model across processes on this machine."""
-    path = settings.home() / "locks" / f"{model}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def set_alias(model: str, alias: str, number: int | None) -> None:
+    """Point ``alias`` at version ``number``; ``None`` removes the alias."""
+    if number is None:
+        client().delete_registered_model_alias(model, alias)
+    else:
+        client().set_registered_model_alias(model, alias, str(number))
+
+
+def alias_version(model: str, alias: str) -> int | None:
+    """The version number ``alias`` points at, or None."""
+    info = by_alias(model, alias)
+    return info.version if info else None
+
+
+def mark_failed(model: str, number: int, stage: str, error: BaseException) -> None:
+    """Mark a version whose run failed before judgement; a later judgement of it removes the mark."""
+    set_tags(model, number, {FAILED_TAG: f"{stage}: {error}"})
 
 
 def _quoted(value: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pipelines.config import ModelConfig
 from pipelines.evaluate import evaluate
+from pipelines.faults import stop_point
 from pipelines.ingest import ingest
 from pipelines.promote import Approval, promote, record_quality_block
 from pipelines.quality import QualityGateFailed, validate
@@ -60,6 +61,7 @@ def retrain(
         progress(
             f"ingest: {snapshot.rows} rows, {snapshot.window_start}..{snapshot.window_end}, hash {snapshot.content_hash[:12]}"
         )
+        stop_point("ingested")
         stage = "validate"
         report = validate(cfg, snapshot)
         if not report.success:
@@ -68,12 +70,14 @@ def retrain(
                 record_quality_block(cfg.name, snapshot.window_start, snapshot.window_end, failures, lineage)
             raise QualityGateFailed(report)
         progress(f"validate: {report.evaluated} expectations, {len(report.warnings)} warning(s)")
+        stop_point("validated")
         stage = "train"
         trained = train(cfg, snapshot, lineage)
         progress(f"train: version {trained.version}" + (" (reused, same data and code)" if trained.reused else ""))
         stage = "evaluate"
         decision = evaluate(cfg, snapshot, trained.version)
         progress(f"evaluate: {'promote' if decision.promote else 'keep the champion'}")
+        stop_point("evaluated")
         stage = "promote"
         held = cfg.policy.approval.required and approval is None and decision.promote
         result = promote(decision, dry_run=dry_run or held, lineage=lineage, approval=approval)

@@ -16,7 +16,10 @@ MISSING = "(missing)"
 
 @dataclass(frozen=True)
 class SliceMetric:
-    """One slice (``column=value``) of the holdout; ``judged`` is False when too small to compare fairly."""
+    """One slice (``column=value``) of the holdout; ``judged`` is False when too small to compare fairly.
+
+    ``positives`` counts rows with a positive label (binary tasks; None for regression).
+    """
 
     column: str
     value: str
@@ -24,6 +27,7 @@ class SliceMetric:
     challenger: float
     champion: float | None
     judged: bool
+    positives: int | None = None
 
     @property
     def name(self) -> str:
@@ -42,8 +46,9 @@ def slice_metrics(
 ) -> list[SliceMetric]:
     """The primary metric per value of each ``policy.slices`` column, in config order, then by value.
 
-    A slice is judged when it has at least ``min_rows`` rows, both classes for a binary task, and finite
-    metrics for both models; the rest are still listed, with ``judged`` False.
+    A slice is judged when it has at least ``min_rows`` rows, for a binary task at least ``min_positives``
+    positive and as many negative rows, and finite metrics for both models; the rest are still listed, with
+    ``judged`` False.
     """
     policy = cfg.policy
     metric = METRICS[policy.primary_metric]
@@ -55,11 +60,14 @@ def slice_metrics(
             ys = y[rows]
             ours = metric(ys, challenger[rows])
             theirs = None if champion is None else metric(ys, champion[rows])
+            count = int(rows.sum())
+            positives = int((ys == 1).sum()) if cfg.task == "binary" else None
+            enough = positives is None or min(positives, count - positives) >= max(policy.slices.min_positives, 1)
             judged = (
-                int(rows.sum()) >= policy.slices.min_rows
-                and (cfg.task != "binary" or len(np.unique(ys)) == 2)
+                count >= policy.slices.min_rows
+                and enough
                 and bool(np.isfinite(ours))
                 and (theirs is None or bool(np.isfinite(theirs)))
             )
-            found.append(SliceMetric(column, str(value), int(rows.sum()), ours, theirs, judged))
+            found.append(SliceMetric(column, str(value), count, ours, theirs, judged, positives))
     return found

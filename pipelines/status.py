@@ -10,7 +10,10 @@ from pipelines import ledger, registry, settings
 
 
 def status(model: str, limit: int = 20) -> dict[str, Any]:
-    """The stable ``status --json`` shape."""
+    """The stable ``status --json`` shape, after reconciling any champion move a crash left half done."""
+    from pipelines.promote import reconcile
+
+    reconcile(model, actor="status")
     aliases = {
         key: registry.by_alias(model, alias)
         for key, alias in (
@@ -82,6 +85,9 @@ def history_lines(report: dict[str, Any]) -> list[str]:
         headline = {
             "promoted": "became champion",
             "rolled_back": "champion again (rollback)",
+            "rolled_forward": "became champion (roll-forward)",
+            "readmitted": "re-admitted and champion again",
+            "found": "found as champion, unexplained by any decision",
             "blocked": "blocked",
             "rejected": "rejected",
             "approved": "approved",

@@ -1,10 +1,11 @@
-"""Train: XGBoost on the snapshot's training days, logged and registered in MLflow as the challenger."""
+"""Train: XGBoost on the snapshot's training days, logged to MLflow and registered as a version born with its lineage."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,14 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines import registry, settings
+from pipelines import locks, registry, settings
 from pipelines.config import METRICS_BY_TASK, ModelConfig
+from pipelines.faults import stop_point
 from pipelines.features import Splits, labels, model_frame, split
 from pipelines.ingest import Snapshot, load
 from pipelines.metrics import compute
 from pipelines.profile import Profile, build_profile
 
 PROFILE_ARTIFACT = "drift_profile.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,45 +69,51 @@ def predict(model: Any, features: pd.DataFrame, task: str) -> np.ndarray:
 
 
 def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None) -> TrainResult:
-    """Fit, log and register a challenger; an identical earlier version (same data, config, code) is reused."""
+    """Fit, log and register a challenger; an identical earlier version (same data, config, code) is reused.
+
+    Runs that would train the same thing wait for each other (a lock in the pipeline's database, at most
+    ``PIPELINES_TRAIN_LOCK_TIMEOUT`` seconds, default 3600), so it is trained once even when two race.
+    The version is created with its whole lineage; no alias moves here.
+    """
     lineage = lineage or Lineage()
     identity = {
         "snapshot_hash": snapshot.content_hash,
         "config_hash": config_hash(cfg),
         "code_version": settings.code_version(),
     }
-    existing = registry.find_version(cfg.name, identity)
-    if existing is not None:
-        registry.set_alias(cfg.name, registry.CHALLENGER, existing.version)
-        return TrainResult(cfg.name, existing.version, existing.run_id, None, {}, reused=True)
-
-    splits = split(load(snapshot), cfg, snapshot.window)
-    model = _fit(cfg, splits)
-    valid_metrics = compute(
-        METRICS_BY_TASK[cfg.task],
-        labels(splits.validation, cfg),
-        predict(model, model_frame(splits.validation, cfg), cfg.task),
-    )
-    version, run_id = _log_and_register(cfg, snapshot, splits, model, valid_metrics)
-    registry.set_tags(
-        cfg.name,
-        version,
-        {
-            **identity,
-            "window_start": snapshot.window_start,
-            "holdout_start": snapshot.holdout_start,
-            "window_end": snapshot.window_end,
-            "snapshot_path": snapshot.path,
-            "suite": cfg.quality.suite,
-            "trigger": lineage.trigger,
-            "airflow_run_id": lineage.airflow_run_id or "",
-            "trigger_cause": lineage.cause,
-            "training_rows": str(len(splits.train)),
-        },
-    )
-    registry.set_alias(cfg.name, registry.CHALLENGER, version)
+    name = f"train:{cfg.name}:{':'.join(identity.values())}"
+    timeout = float(os.environ.get("PIPELINES_TRAIN_LOCK_TIMEOUT") or 3600)
+    with locks.held(name, timeout, waiting=log.warning):
+        existing = registry.find_version(cfg.name, identity)
+        if existing is not None:
+            return TrainResult(cfg.name, existing.version, existing.run_id, None, {}, reused=True)
+        splits = split(load(snapshot), cfg, snapshot.window)
+        model = _fit(cfg, splits)
+        valid_metrics = compute(
+            METRICS_BY_TASK[cfg.task],
+            labels(splits.validation, cfg),
+            predict(model, model_frame(splits.validation, cfg), cfg.task),
+        )
+        model_uri, run_id = _log_model(cfg, snapshot, splits, model, valid_metrics)
+        created = registry.register(
+            cfg.name,
+            model_uri,
+            {
+                **identity,
+                "window_start": snapshot.window_start,
+                "holdout_start": snapshot.holdout_start,
+                "window_end": snapshot.window_end,
+                "snapshot_path": snapshot.path,
+                "suite": cfg.quality.suite,
+                "trigger": lineage.trigger,
+                "airflow_run_id": lineage.airflow_run_id or "",
+                "trigger_cause": lineage.cause,
+                "training_rows": str(len(splits.train)),
+            },
+        )
+    stop_point("version_created")
     best = getattr(model, "best_iteration", None)
-    return TrainResult(cfg.name, version, run_id, best, valid_metrics, reused=False)
+    return TrainResult(cfg.name, created.version, run_id, best, valid_metrics, reused=False)
 
 
 def reference_profile(cfg: ModelConfig, splits: Splits, model: Any) -> Profile:
@@ -147,9 +156,10 @@ def _fit(cfg: ModelConfig, splits: Splits) -> Any:
     return model
 
 
-def _log_and_register(
+def _log_model(
     cfg: ModelConfig, snapshot: Snapshot, splits: Splits, model: Any, valid_metrics: dict[str, float]
-) -> tuple[int, str]:
+) -> tuple[str, str]:
+    """Log the fitted model with its parameters, metrics and reference profile; returns (model URI, run id)."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -179,10 +189,9 @@ def _log_and_register(
                 name="model",
                 signature=infer_signature(example, predict(model, example, cfg.task)),
                 input_example=example,
-                registered_model_name=cfg.name,
                 pip_requirements=[*mlflow.xgboost.get_default_pip_requirements(), f"pandas=={pd.__version__}"],
             )
-    return int(info.registered_model_version), run.info.run_id
+    return str(info.model_uri), run.info.run_id
 
 
 @contextmanager

@@ -98,8 +98,8 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Pat
 def register_trained(registry_home: Path, trained_model: Path) -> Callable[..., int]:
     """Register the session's trained model as a new version of ``demo`` in this test's registry.
 
-    Each call adds a version (no training) carrying the lineage tags of the model's training window,
-    unless keyword ``tags`` override them; it returns the version number.
+    Each call adds a version (no training) born with the whole lineage of the model's training window,
+    unless keyword ``tags`` override some of it; it returns the version number.
     """
     from pipelines import registry
 
@@ -107,7 +107,12 @@ def register_trained(registry_home: Path, trained_model: Path) -> Callable[..., 
         client = registry.client()
         if not client.search_registered_models(filter_string="name = 'demo'"):
             client.create_registered_model("demo")
-        lineage = {"window_start": "2026-01-11", "holdout_start": "2026-02-22", "window_end": "2026-03-01"}
+        lineage = {key: "" for key in registry.LINEAGE_KEYS} | {
+            "window_start": "2026-01-11",
+            "holdout_start": "2026-02-22",
+            "window_end": "2026-03-01",
+            "trigger": "manual",
+        }
         created = client.create_model_version("demo", trained_model.as_uri(), tags={**lineage, **tags})
         return int(created.version)
 

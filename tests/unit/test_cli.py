@@ -26,6 +26,7 @@ LEDGER_KEYS = {
     "cause",
     "airflow_run_id",
     "actor",
+    "decision_id",
 }
 
 

@@ -281,7 +281,7 @@ def test_rollback_restores_the_previous_champion(champion_v1: Promoted, register
     # then v1 is champion again, v2 is the previous champion, and the rollback is recorded
     assert (result.status, result.version, result.previous_champion_version) == ("rolled_back", 1, v2)
     assert (alias("champion"), alias("previous-champion")) == (1, v2)
-    assert registry.version("demo", 1).tags["decision"] == "rolled_back"
+    assert registry.version("demo", v2).tags[registry.ROLLED_BACK_TAG].endswith("by manual: bad predictions")
     assert result.reasons == [f"rolled back from v{v2} to v1: bad predictions"]
     entries = {(e["version"], e["kind"]): e for e in status("demo")["ledger"]}
     assert entries[(1, "rolled_back")]["reasons"] == result.reasons

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import ledger, registry
+from pipelines import db, ledger, registry
 from pipelines.config import ModelConfig
 from pipelines.evaluate import evaluate
 from pipelines.ingest import Snapshot, ingest
@@ -98,7 +98,7 @@ def test_the_ledger_survives_a_restart(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # then it sees the same entries, in the MLflow backend database
     assert json.loads(out) == json.loads(json.dumps(written))
-    assert ledger.url() == f"sqlite:///{Path(snapshot.path).parents[3] / 'mlflow.db'}"
+    assert db.url() == f"sqlite:///{Path(snapshot.path).parents[3] / 'mlflow.db'}"
 
 
 def test_an_unknown_kind_is_refused_and_nothing_is_written(registry_home: Path) -> None:
@@ -110,12 +110,12 @@ def test_an_unknown_kind_is_refused_and_nothing_is_written(registry_home: Path) 
 
 def test_ledger_location_follows_the_mlflow_backend(registry_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://mlflow@db/mlflow")
-    assert ledger.url() == "postgresql+psycopg2://mlflow@db/mlflow"
+    assert db.url() == "postgresql+psycopg2://mlflow@db/mlflow"
     # an MLflow server is not a database: the ledger gets a file of its own
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
-    assert ledger.url() == f"sqlite:///{registry_home / 'ledger.db'}"
+    assert db.url() == f"sqlite:///{registry_home / 'ledger.db'}"
     monkeypatch.setenv("PIPELINES_LEDGER_URL", "sqlite:////tmp/elsewhere.db")
-    assert ledger.url() == "sqlite:////tmp/elsewhere.db"
+    assert db.url() == "sqlite:////tmp/elsewhere.db"
 
 
 @pytest.mark.postgres
@@ -184,3 +184,7 @@ def test_an_approval_that_comes_too_late_is_kept_but_not_applied(
     assert (latest.kind, latest.version, latest.actor) == ("approved", 2, "alice")
     assert "not applied: demo: champion is now v3" in latest.reasons[-1]
     assert registry.by_alias("demo", registry.CHAMPION).version == v3
+
+
+def test_the_kinds_in_code_are_the_kinds_the_table_accepts() -> None:
+    assert ledger.KINDS == db.LEDGER_KINDS

@@ -21,6 +21,7 @@ from pipelines.model_card import (
     CURVE_FRACTIONS,
     MODEL_CARD_ARTIFACT,
     PLOTS,
+    card_folder,
     curve_verdict,
     learning_curve,
     write_model_card,
@@ -42,14 +43,15 @@ def test_model_card_files_exist_for_a_promoted_version(
     # when v2 is evaluated and promoted
     decision = evaluate(demo_cfg, snapshot, trained.version)
     assert promote(decision).status == "promoted", decision.reasons
-    # then v2's own training run holds the card: the page and every plot
+    # then v2's own training run holds the card of this decision: the page and every plot
     run_id = registry.version("demo", trained.version).run_id
     assert run_id == trained.run_id
-    listed = {Path(a.path).name for a in registry.client().list_artifacts(run_id, MODEL_CARD_ARTIFACT)}
+    cards = registry.client().list_artifacts(run_id, MODEL_CARD_ARTIFACT)
+    assert [Path(a.path).name for a in cards] == [decision.decision_id]
+    card = card_folder(decision.decision_id)
+    listed = {Path(a.path).name for a in registry.client().list_artifacts(run_id, card)}
     assert listed == {CARD_PAGE, *PLOTS}
-    folder = Path(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=MODEL_CARD_ARTIFACT, dst_path=str(tmp_path))
-    )
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=card, dst_path=str(tmp_path)))
     for plot in PLOTS:
         assert (folder / plot).read_bytes().startswith(b"\x89PNG"), plot
     # and the page names the version, its data window and snapshot, the champion, every slice and the decision

@@ -40,8 +40,9 @@ def test_slice_worse_beyond_tolerance_blocks_an_otherwise_better_challenger(demo
     slices = [piece("north", 0.74, 0.81), piece("south", 0.85, 0.80)]
     # when judged
     checks = judge(demo_cfg, metrics(0.82), metrics(0.80), None, slices=slices)
-    # then exactly that slice fails, as a blocking check that gives the numbers and the tolerance
-    assert failed(checks) == ["slice:region=north"]
+    # then exactly that slice fails, as a blocking check that gives the numbers and the tolerance,
+    # and the summary above it fails too instead of claiming all is well
+    assert failed(checks) == ["slices", "slice:region=north"]
     north = next(c for c in checks if c.name == "slice:region=north")
     assert north.blocking
     assert str(north) == (
@@ -60,7 +61,7 @@ def test_passing_slices_are_one_summary_check(demo_cfg: ModelConfig) -> None:
     checks = judge(demo_cfg, metrics(0.82), metrics(0.80), None, slices=slices)
     # then one passing "slices" check sums them up, and nothing blocks
     assert [c.name for c in checks] == ["floor", "improvement", "guard:log_loss", "slices"]
-    assert str(checks[-1]) == "ok slices: 5 of 5 slices within 0.0500 of the champion's roc_auc"
+    assert str(checks[-1]) == "ok slices: 5 of 5 judged slices within 0.0500 of the champion's roc_auc"
     assert failed(checks) == []
 
 
@@ -72,9 +73,28 @@ def test_small_slices_are_reported_not_judged(demo_cfg: ModelConfig) -> None:
     # then nothing fails, and the summary names the slice that was not judged
     assert failed(checks) == []
     assert checks[-1].detail == (
-        "1 of 1 slices within 0.0500 of the champion's roc_auc; "
-        "not judged (under 100 rows or one class): region=tiny (30 rows)"
+        "1 of 1 judged slices within 0.0500 of the champion's roc_auc; "
+        "not judged (under 100 rows or under 20 positive or negative rows, or a metric undefined): "
+        "region=tiny (30 rows)"
     )
+
+
+def test_slices_with_few_positives_are_not_judged(demo_cfg: ModelConfig) -> None:
+    # given a slice of 374 rows with only 33 positives, and one of 300 rows with 150; min_positives 40
+    cfg = with_slices(demo_cfg, columns=["region"], min_rows=100, min_positives=40)
+    y = [1] * 33 + [0] * 341 + [1] * 150 + [0] * 150
+    features, labels_ = holdout(["east"] * 374 + ["west"] * 300, y)
+    scores = np.linspace(0.0, 1.0, len(labels_))
+    # when per-slice metrics are computed
+    found = slice_metrics(cfg, features, labels_, scores, scores[::-1].copy())
+    # then rows alone do not make a slice judged: the rare class must have enough rows too
+    assert [(s.name, s.rows, s.positives, s.judged) for s in found] == [
+        ("region=east", 374, 33, False),
+        ("region=west", 300, 150, True),
+    ]
+    # and the summary says why the small one was left out
+    summary = next(c for c in judge(cfg, metrics(0.82), metrics(0.80), None, slices=found) if c.name == "slices")
+    assert "region=east (374 rows, 33 positive)" in summary.detail
 
 
 def test_no_champion_means_no_slice_checks(demo_cfg: ModelConfig) -> None:
@@ -92,7 +112,7 @@ def test_slice_direction_follows_the_metric(demo_cfg: ModelConfig) -> None:
     slices = [piece("north", 0.48, 0.40), piece("south", 0.30, 0.40)]
     # when judged / then the rise fails and the fall passes
     checks = judge(cfg, metrics(0.8, log_loss=0.39), metrics(0.8, log_loss=0.40), None, slices=slices)
-    assert failed(checks) == ["slice:region=north"]
+    assert failed(checks) == ["slices", "slice:region=north"]
     assert "worse by 0.0800" in next(str(c) for c in checks if c.name == "slice:region=north")
 
 
@@ -113,7 +133,7 @@ def holdout(regions: list[str | None], y: list[int]) -> tuple[pd.DataFrame, np.n
 
 def test_slice_metrics_per_value_with_small_and_single_class_slices_not_judged(demo_cfg: ModelConfig) -> None:
     # given 4 north rows (both classes), 4 south rows (one class), 2 rows without a region; min_rows 3
-    cfg = with_slices(demo_cfg, columns=["region"], min_rows=3)
+    cfg = with_slices(demo_cfg, columns=["region"], min_rows=3, min_positives=1)
     features, y = holdout(["north"] * 4 + ["south"] * 4 + [None] * 2, [0, 1, 0, 1, 0, 0, 0, 0, 0, 1])
     challenger = np.array([0.1, 0.9, 0.2, 0.8, 0.3, 0.3, 0.3, 0.3, 0.2, 0.7])
     champion = np.array([0.9, 0.1, 0.8, 0.2, 0.3, 0.3, 0.3, 0.3, 0.2, 0.7])
@@ -151,7 +171,9 @@ def fit_and_register(cfg: ModelConfig, frame: pd.DataFrame, folder: Path) -> int
     client = registry.client()
     if not client.search_registered_models(filter_string="name = 'demo'"):
         client.create_registered_model("demo")
-    return int(client.create_model_version("demo", folder.as_uri()).version)
+    window = {"window_start": "2026-01-11", "holdout_start": "2026-02-22", "window_end": "2026-03-01"}
+    lineage = {key: "" for key in registry.LINEAGE_KEYS} | window
+    return int(client.create_model_version("demo", folder.as_uri(), tags=lineage).version)
 
 
 def noise_outside(frame: pd.DataFrame, keep: Callable[[pd.DataFrame], pd.Series]) -> pd.DataFrame:
@@ -177,12 +199,15 @@ def test_slice_regression_blocks_promotion_through_evaluate(
     decision = evaluate(cfg, snapshot, challenger)
     # then it is better overall, yet blocked by the north slice alone, and the reason says so
     assert decision.challenger_metrics["roc_auc"] > decision.champion_metrics["roc_auc"]
-    assert failed(decision.checks) == ["slice:region=north"]
+    assert failed(decision.checks) == ["slices", "slice:region=north"]
     assert not decision.promote and decision.blocked
     reason = next(r for r in decision.reasons if "region=north" in r and r.startswith("FAIL"))
     assert "tolerance 0.0500" in reason
     summary = next(c for c in decision.checks if c.name == "slices")
-    assert summary.passed and summary.detail == "4 of 5 slices within 0.0500 of the champion's roc_auc"
+    assert not summary.passed
+    assert summary.detail == (
+        "1 of 5 judged slices worse than the champion's roc_auc by more than 0.0500 (listed below); 4 within"
+    )
     # when the decision is applied / then the champion stays and the version records why
     result = promote(decision)
     assert (result.status, result.champion_version) == ("blocked", champion)
@@ -201,5 +226,8 @@ def test_promotable_challenger_is_not_blocked_by_slices(
     # then every judged slice is within the tolerance and the challenger may be promoted
     assert decision.promote, decision.reasons
     summary = next(c for c in decision.checks if c.name == "slices")
-    assert summary.detail.startswith("8 of 8 slices")
-    assert "not judged (under 100 rows or one class): plan=family" in summary.detail
+    assert summary.detail.startswith("8 of 8 judged slices")
+    assert (
+        "not judged (under 100 rows or under 20 positive or negative rows, or a metric undefined): plan=family ("
+        in (summary.detail)
+    )
