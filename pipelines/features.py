@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +23,14 @@ class Splits:
     holdout: pd.DataFrame
 
 
-def model_frame(frame: pd.DataFrame, cfg: ModelConfig) -> pd.DataFrame:
-    """Feature columns only: numeric as float64, categorical as pandas categories."""
+def model_frame(
+    frame: pd.DataFrame, cfg: ModelConfig, categories: Mapping[str, Sequence[str]] | None = None
+) -> pd.DataFrame:
+    """Feature columns only: numeric as float64, categorical as pandas categories.
+
+    With ``categories`` (a model's trained categories per feature), a listed column has exactly those
+    categories, in that order, and every other value is missing.
+    """
     cols = cfg.columns
     missing = [c for c in cols.features if c not in frame.columns]
     if missing:
@@ -35,8 +42,17 @@ def model_frame(frame: pd.DataFrame, cfg: ModelConfig) -> pd.DataFrame:
         except (TypeError, ValueError) as exc:
             raise FeatureError(f"numeric feature {name!r} has non-numeric values: {exc}") from exc
     for name in cols.categorical:
-        out[name] = frame[name].astype("string").astype("category")
+        values = frame[name].astype("string")
+        known = (categories or {}).get(name)
+        out[name] = values.astype("category") if known is None else _with_categories(values, known)
     return out
+
+
+def _with_categories(values: pd.Series, categories: Sequence[str]) -> pd.Series:
+    """String values as exactly these categories; any other value (and NA) becomes missing."""
+    dtype = pd.CategoricalDtype(pd.Index(categories, dtype="string"))
+    codes = dtype.categories.get_indexer(values)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index)
 
 
 def labels(frame: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
