@@ -173,13 +173,44 @@ class PolicyConfig(_Frozen):
 
     primary_metric: Metric
     floor: float = Field(description="The challenger's primary metric must reach this, always.")
-    min_improvement: float = Field(default=0.0, ge=0, description="Required gain over the champion.")
+    min_improvement: float = Field(
+        default=0.0,
+        description="Required gain over the champion; a negative value lets a fresher model win while it is at "
+        "most that much worse.",
+    )
     guards: dict[Metric, float] = Field(
         default_factory=dict, description="Metric -> how much it may get worse than the champion's."
     )
     bootstrap: BootstrapConfig = BootstrapConfig()
     slices: SlicesConfig = SlicesConfig()
     approval: ApprovalConfig = ApprovalConfig()
+
+
+class DailyChecksConfig(_Frozen):
+    """Per-day checks (``pipelines.quality``): each day's rows, null rates, means and label rate against the
+    window's earlier days, and the newest days against the days before them.
+
+    A value passes when it lies within ``tolerance`` noise units of the typical value (noise: the larger of
+    the day-to-day robust spread and the day's own sampling error) or within the minimum change below.
+    """
+
+    enabled: bool = Field(default=True, description="Run the per-day checks besides the whole-window suite.")
+    newest_days: int = Field(default=1, ge=1, le=30, description="The newest increment: the window's last N days.")
+    tolerance: float = Field(default=6.0, gt=0, description="Noise units a day may stray from the typical day.")
+    newest_tolerance: float = Field(default=5.0, gt=0, description="The same for the newest increment.")
+    min_rows_change: float = Field(
+        default=0.5, ge=0, description="A day's row count may always differ by this share of the typical day's."
+    )
+    min_rate_change: float = Field(
+        default=0.1, ge=0, le=1, description="A null rate or a binary label's rate may always move this much."
+    )
+    min_mean_change: float = Field(
+        default=0.35, ge=0, description="A numeric column's mean may always move by this share of its typical value."
+    )
+    weekly: bool = Field(
+        default=True, description="Compare with the same weekday when the earlier days hold 3 or more of each."
+    )
+    severity: Literal["critical", "warning"] = Field(default="critical", description="What a failed day check does.")
 
 
 class QualityConfig(_Frozen):
@@ -193,6 +224,7 @@ class QualityConfig(_Frozen):
     )
     alert_on_warnings: bool = Field(default=False, description="Post failed warnings to Slack as a quiet message.")
     alert_top_n: int = Field(default=10, ge=1, le=40, description="Failed expectations listed in an alert.")
+    daily: DailyChecksConfig = DailyChecksConfig()
 
     @model_validator(mode="after")
     def _row_bounds(self) -> QualityConfig:

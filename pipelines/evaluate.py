@@ -102,16 +102,7 @@ def judge(
     if champion is None:
         checks.append(Check("champion", True, "no champion yet: only the floor applies"))
         return checks
-    if challenger_window_end and champion_window_end and challenger_window_end < champion_window_end:
-        checks.append(
-            Check(
-                "data_window",
-                False,
-                f"challenger's data ends {challenger_window_end}, before the champion's "
-                f"{champion_window_end}: an older window never replaces a newer champion",
-                blocking=True,
-            )
-        )
+    checks.extend(window_checks(challenger_window_end, champion_window_end))
     delta = gain(metric, value, champion[metric])
     checks.append(
         Check(
@@ -140,6 +131,17 @@ def judge(
         else:
             checks.append(Check("significance", True, detail + " (informational)"))
     return checks
+
+
+def window_checks(challenger_window_end: str | None, champion_window_end: str | None) -> list[Check]:
+    """A blocking check when the challenger's data ends before the champion's, else none."""
+    if not (challenger_window_end and champion_window_end and challenger_window_end < champion_window_end):
+        return []
+    detail = (
+        f"challenger's data ends {challenger_window_end}, before the champion's {champion_window_end}: "
+        "an older window never replaces a newer champion"
+    )
+    return [Check("data_window", False, detail, blocking=True)]
 
 
 def _slice_checks(cfg: ModelConfig, slices: Sequence[SliceMetric]) -> list[Check]:
@@ -266,7 +268,8 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
     challenger_scores = predict(model, features, cfg.task)
     challenger_metrics = compute(names, y, challenger_scores)
     if comparison is not None and not comparison.passed:
-        checks = [*admission, comparison]
+        assert champion is not None
+        checks = [*admission, *window_checks(challenger.window_end, champion.window_end), comparison]
         return _logged(
             Decision(
                 cfg.name,
