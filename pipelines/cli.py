@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", default="manual rollback")
     rollback.add_argument("--json", action="store_true")
 
+    alerts = verbs.add_parser("alerts", help="check Slack alerts: send a test message and say what was used")
+    alerts.add_argument("action", choices=["test"], help="test: one message through each configured webhook")
+    alerts.add_argument("--model", default="demo")
+    alerts.add_argument("--conn-id", help="the Airflow connection to test (default: slack_default)")
+    alerts.add_argument("--json", action="store_true")
+
     promote = verbs.add_parser(
         "promote", help="make a version champion by hand, re-admitting it if a rollback holds it out"
     )
@@ -309,6 +315,18 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    """Exit 1 when no webhook is configured, or a configured one is unusable or not delivered."""
+    from pipelines.alerts import check_alerts
+
+    cfg = config_mod.load_model(args.model)
+    checks = check_alerts(cfg.name, args.conn_id)
+    _emit(args, {"model": cfg.name, "sources": [c.to_dict() for c in checks]}, [c.line() for c in checks])
+    if not any(c.configured for c in checks):
+        print("error: no Slack webhook configured (see README, 'Quality gates and Slack alerts')", file=sys.stderr)
+    return 1 if any(c.failed for c in checks) or not any(c.configured for c in checks) else 0
+
+
 def _promote(args: argparse.Namespace) -> int:
     from pipelines.promote import move_champion
 
@@ -334,5 +352,6 @@ _VERBS = {
     "backfill": _backfill,
     "status": _status,
     "rollback": _rollback,
+    "alerts": _alerts,
     "promote": _promote,
 }

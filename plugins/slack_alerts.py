@@ -1,8 +1,10 @@
 """Slack alerts for every DAG of the project, attached as the tasks' failure callback.
 
-The webhook URL comes from the Airflow connection ``slack_default`` (the URL as its password, or host +
-password as the Slack provider's webhook connection stores it, or ``extra.webhook_url``); it is never
-logged. A task's failure callback runs once, after its last retry, so a failed run sends one alert.
+The webhook comes from the Airflow connection ``slack_default`` (or ``PIPELINES_SLACK_CONN_ID``), filled in
+either as the Slack provider's "Slack Incoming Webhook" form does (host, schema, token as the password) or as
+the README's HTTP recipe (the whole URL as the password); ``pipelines.alerts.webhook_url`` reads both. The URL
+is never logged. Links point at Airflow's ``[api] base_url`` (``http://localhost:<[api] port>`` when unset).
+A task's failure callback runs once, after its last retry, so a failed run sends one alert.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from airflow.sdk import BaseNotifier
 from airflow.sdk.exceptions import AirflowFailException
 
 if TYPE_CHECKING:
-    from pipelines.alerts import SlackMessage, SlackWebhook
+    from pipelines.alerts import ConnectionFields, Delivery, SlackMessage, SlackWebhook
     from pipelines.quality import QualityReport
 
-SLACK_CONN_ID = "slack_default"
 log = logging.getLogger(__name__)
 
 
@@ -35,35 +36,70 @@ class BadInputStop(AirflowFailException):
     """Fails a task at once for a problem retries cannot fix (a missing table or column)."""
 
 
-def slack_webhook(conn_id: str = SLACK_CONN_ID) -> SlackWebhook | None:
-    """The webhook of the connection, or None (alerts off) when it is not defined."""
+def connection_fields(conn_id: str) -> ConnectionFields | None:
+    """The Airflow connection ``conn_id`` as the fields a webhook can live in; None when it is not defined."""
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from pipelines.alerts import SlackWebhook
+    from pipelines.alerts import ConnectionFields
 
     try:
         conn = Connection.get(conn_id)
     except AirflowNotFoundException:
         return None
-    password, host = (conn.password or "").strip(), (conn.host or "").strip()
-    url = (conn.extra_dejson or {}).get("webhook_url") or (
-        password if password.startswith("http") else f"{host.rstrip('/')}/{password.lstrip('/')}" if host else ""
-    )
-    return SlackWebhook(url) if url else None
+    fields = {"conn_type": conn.conn_type, "host": conn.host, "schema": conn.schema, "password": conn.password}
+    return ConnectionFields.from_mapping(conn_id, {**fields, "port": conn.port, "extra": conn.extra_dejson})
 
 
-def post(message: SlackMessage) -> None:
-    """Send to ``slack_default``; a missing or unusable connection is logged, never raised."""
+def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
+    """The webhook of the connection, or None (alerts off) when it is not defined; ValueError when it is
+    defined but holds no usable webhook."""
+    from pipelines.alerts import slack_conn_id, webhook_from_connection
+
+    fields = connection_fields(conn_id or slack_conn_id())
+    return webhook_from_connection(fields) if fields is not None else None
+
+
+def post(message: SlackMessage) -> Delivery | None:
+    """Send through the Slack connection; a missing or unusable connection is logged, never raised."""
+    from pipelines.alerts import slack_conn_id
+
+    conn_id = slack_conn_id()
     try:
-        webhook = slack_webhook()
+        webhook = slack_webhook(conn_id)
     except ValueError as exc:
-        log.error("the %s connection has no usable webhook URL: %s", SLACK_CONN_ID, exc)
-        return
+        log.error("Slack alert NOT sent: %s. Check it with: python -m pipelines alerts test", exc)
+        return None
     if webhook is None:
-        log.warning("no %s connection: the Slack alert was not sent", SLACK_CONN_ID)
-        return
-    webhook.send(message)
+        log.warning("no Airflow connection %s: the Slack alert was not sent (see README, Slack)", conn_id)
+        return None
+    return webhook.send(message)
+
+
+def airflow_url() -> str:
+    """Airflow's UI root for links: ``[api] base_url``, else ``http://localhost:<[api] port>``."""
+    from airflow.sdk import conf
+
+    from pipelines.alerts import airflow_ui_url
+
+    return airflow_ui_url(conf.get("api", "base_url", fallback=None), conf.get("api", "port", fallback=None))
+
+
+def log_link(ti: Any) -> str:
+    """The task instance's log page under the configured base URL."""
+    from pipelines.alerts import task_log_url
+
+    map_index, try_number = getattr(ti, "map_index", None), getattr(ti, "try_number", None)
+    mapped = -1 if map_index is None else map_index
+    return task_log_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, mapped, try_number or 0)
+
+
+def approval_link(ti: Any) -> str:
+    """Where the task instance's approval request is answered, under the configured base URL."""
+    from pipelines.alerts import required_actions_url
+
+    map_index = getattr(ti, "map_index", None)
+    return required_actions_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index)
 
 
 def model_of(dag_id: str) -> str:
@@ -88,10 +124,11 @@ class SlackAlertNotifier(BaseNotifier):
         error = context.get("exception")
         report = getattr(error, "report", None)
         if isinstance(report, QualityReport):
-            message = quality_alert(model, day, ti.run_id, report, self.top_n, ti.log_url, docs_link(report.docs_path))
+            docs = docs_link(report.docs_path)
+            message = quality_alert(model, day, ti.run_id, report, self.top_n, log_link(ti), docs)
         else:
             text = f"{type(error).__name__}: {error}" if error else "no exception: killed, timed out or marked failed"
-            message = failure_alert(model, day, ti.run_id, ti.task_id, text, ti.log_url)
+            message = failure_alert(model, day, ti.run_id, ti.task_id, text, log_link(ti))
         post(message)
 
 
@@ -99,14 +136,9 @@ class ApprovalRequestNotifier(BaseNotifier):
     """Tells Slack that a promotion waits for approval, with the comparison and a link to answer it."""
 
     def notify(self, context: Any) -> None:
-        from airflow.providers.standard.operators.hitl import HITLOperator
-
         from pipelines.alerts import approval_alert
         from pipelines.evaluate import Decision
 
-        decision = Decision.from_dict(context["ti"].xcom_pull(task_ids="evaluate"))
-        try:
-            link: str | None = HITLOperator.generate_link_to_ui_from_context(context=context)
-        except ValueError:
-            link = None
-        post(approval_alert(decision, link))
+        ti = context["ti"]
+        decision = Decision.from_dict(ti.xcom_pull(task_ids="evaluate"))
+        post(approval_alert(decision, approval_link(ti)))
