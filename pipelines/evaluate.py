@@ -20,8 +20,8 @@ from pipelines.features import labels, model_frame, split
 from pipelines.ingest import Snapshot, load
 from pipelines.metrics import HIGHER_IS_BETTER, compute, gain, paired_bootstrap_gain
 from pipelines.model_card import log_model_card
+from pipelines.scoring import score
 from pipelines.slices import SliceMetric, slice_metrics
-from pipelines.train import predict
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +242,8 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
     model = registry.load_model(cfg.name, challenger_version)
     decision_id = uuid.uuid4().hex
     if champion is not None and champion.version == challenger_version:
-        features, y = model_frame(splits.holdout, cfg), labels(splits.holdout, cfg)
-        metrics = compute(names, y, predict(model, features, cfg.task))
+        y = labels(splits.holdout, cfg)
+        metrics = compute(names, y, score(model, splits.holdout, cfg).scores)
         checks = [Check("champion", False, f"version {challenger_version} is the champion already")]
         return _logged(
             Decision(
@@ -265,7 +265,8 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
     if comparison is not None and not comparison.passed:
         holdout = splits.holdout  # nothing to compare on: the challenger's own numbers, on its whole holdout
     features, y = model_frame(holdout, cfg), labels(holdout, cfg)
-    challenger_scores = predict(model, features, cfg.task)
+    scored = score(model, holdout, cfg)
+    challenger_scores = scored.scores
     challenger_metrics = compute(names, y, challenger_scores)
     if comparison is not None and not comparison.passed:
         assert champion is not None
@@ -286,8 +287,11 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
             )
         )
     champion_metrics = interval = champion_scores = None
+    unseen = [f"v{challenger_version} (challenger): {line}" for line in scored.unseen_lines()]
     if champion is not None:
-        champion_scores = predict(registry.load_model(cfg.name, champion.version), features, cfg.task)
+        champion_scored = score(registry.load_model(cfg.name, champion.version), holdout, cfg)
+        champion_scores = champion_scored.scores
+        unseen.extend(f"v{champion.version} (champion): {line}" for line in champion_scored.unseen_lines())
         champion_metrics = compute(names, y, champion_scores)
         boot = cfg.policy.bootstrap
         interval = paired_bootstrap_gain(
@@ -312,6 +316,7 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
             slices,
         ),
         *([comparison] if comparison is not None else []),
+        *([Check("unseen_categories", True, "; ".join(unseen))] if unseen else []),
     ]
     decision = _logged(
         Decision(

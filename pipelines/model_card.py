@@ -34,8 +34,9 @@ from pipelines.ingest import Snapshot
 from pipelines.metrics import HIGHER_IS_BETTER, METRICS, gain
 from pipelines.quality import saved_report
 from pipelines.registry import VersionInfo
+from pipelines.scoring import aligned_frame, score
 from pipelines.slices import SliceMetric
-from pipelines.train import estimator, importance_plot, predict
+from pipelines.train import estimator, importance_plot
 
 if TYPE_CHECKING:  # evaluate builds the card, so the card cannot import evaluate at run time
     from pipelines.evaluate import Decision
@@ -65,7 +66,7 @@ class LearningCurve:
 def learning_curve(cfg: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame, rounds: int) -> LearningCurve:
     """Refit with ``rounds`` trees on growing shares of the (time-ordered) training rows, newest kept."""
     metric = cfg.policy.primary_metric
-    features, y = model_frame(holdout, cfg), labels(holdout, cfg)
+    y = labels(holdout, cfg)
     rows, values = [], []
     for fraction in CURVE_FRACTIONS:
         part = train.iloc[-max(int(round(len(train) * fraction)), 1) :]
@@ -75,7 +76,7 @@ def learning_curve(cfg: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame,
         model = estimator(cfg, n_estimators=rounds, early_stopping_rounds=None, n_jobs=1, nthread=1)
         model.fit(model_frame(part, cfg), target, verbose=False)
         rows.append(len(part))
-        values.append(METRICS[metric](y, predict(model, features, cfg.task)))
+        values.append(METRICS[metric](y, score(model, holdout, cfg).scores))
     helps, verdict = curve_verdict(metric, rows, values)
     return LearningCurve(metric, rows, values, helps, verdict)
 
@@ -133,7 +134,7 @@ def write_model_card(
     best = getattr(model, "best_iteration", None)
     rounds = best + 1 if best is not None else model.get_booster().num_boosted_rounds()
     curve = learning_curve(cfg, splits.train, splits.holdout, rounds)
-    features = model_frame(splits.holdout, cfg)
+    features, _ = aligned_frame(model, splits.holdout, cfg)
     contributions, sample = _contributions(model, features, rounds, cfg.xgboost.seed)
     failed = {c.name.removeprefix("slice:") for c in decision.checks if c.name.startswith("slice:") and not c.passed}
     champion = (decision.champion_metrics or {}).get(curve.metric)

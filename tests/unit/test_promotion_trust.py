@@ -214,3 +214,33 @@ def test_a_failed_evaluation_marks_the_version_and_a_later_judgement_clears_it(
     promote(evaluate(demo_cfg, snapshot, v1))
     assert registry.FAILED_TAG not in registry.version("demo", v1).tags
     assert alias("challenger") == v1
+
+
+def test_new_category_values_after_training_never_stop_evaluate_promote_or_drift(
+    demo_cfg: ModelConfig, snapshot: Snapshot, seeded_source: str, register_trained: Callable[..., int]
+) -> None:
+    import sqlalchemy as sa
+
+    from pipelines.monitor import check_drift
+
+    # given champion v1 trained by the pipeline on data up to 2026-03-01
+    v1 = train(demo_cfg, snapshot).version
+    promote(evaluate(demo_cfg, snapshot, v1))
+    # and then regions it never saw: one that sorts after every known one, one between "east" and "north"
+    engine = sa.create_engine(seeded_source)
+    with engine.begin() as conn:
+        for value, parity in (("zz-new", 0), ("newtown", 1)):
+            conn.execute(
+                sa.text("UPDATE customer_events SET region = :v WHERE event_ts >= '2026-03-01' AND customer_id % 2 = :p"),
+                {"v": value, "p": parity},
+            )
+    engine.dispose()
+    later = ingest(demo_cfg, date(2026, 3, 8), seeded_source)
+    # when a challenger is judged on the window with the new values, then evaluate and promote work and say so
+    decision = evaluate(demo_cfg, later, register_trained(window_end="2026-02-28"))
+    assert promote(decision).status == "blocked"  # its window is older: v1 stays champion for the drift check
+    unseen = next(c for c in decision.checks if c.name == "unseen_categories")
+    assert "region:" in unseen.detail and "newtown" in unseen.detail and "zz-new" in unseen.detail
+    # and the drift check of the champion works and reports the share of new values
+    check = check_drift(demo_cfg, date(2026, 3, 8), seeded_source, record=False)
+    assert check.report["features"]["region"]["new_share"] > 0.9
