@@ -10,7 +10,9 @@ count of a categorical one; ``profile.py`` does the binning), no per-row Python:
   the largest share (reference or current) in one sketch bin, about 0.01 for 100 quantiles and small shifts;
 - Jensen-Shannon distance (base 2) and the chi-squared test of homogeneity for categorical features
   (the p-value is reported only: with large windows it flags negligible shifts);
-- the change in missing rate. The distribution statistics compare present values only.
+- the change in missing rate. The distribution statistics compare present values only;
+- for categorical features, the share of current rows whose value the reference never had (``new_share``)
+  and the most common of those values (``new_values``); a non-zero share is listed among the reasons.
 
 A check sees drift when the policy says so (a key feature over an act threshold, too large a share of
 features over one, or prediction drift); ``confirm`` then requires it in consecutive checks and holds
@@ -23,20 +25,23 @@ import base64
 import html
 import io
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
+from pipelines import db
 from pipelines.drift_config import DriftConfig, DriftThresholds
 from pipelines.profile import CategoricalProfile, NumericProfile, Profile, numeric_values, require_columns, score_values
 
 Status = Literal["ok", "warn", "act"]
+NEW_VALUES_SHOWN = 10
+_UPSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = 1e-4) -> float:
@@ -123,7 +128,7 @@ def drift_report(
         features=features,
         drifted=drifted,
         prediction_psi=prediction_psi,
-        reasons=reasons or [_no_drift(features, drifted, prediction_psi, cfg)],
+        reasons=[*(reasons or [_no_drift(features, drifted, prediction_psi, cfg)]), *_new_value_notes(features)],
         rows=len(current),
         reference_rows=profile.n_rows,
         prediction_counts=prediction_counts,
@@ -140,13 +145,6 @@ class CheckRecord:
 
     def __post_init__(self) -> None:
         _require_aware(self.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"time": self.time.isoformat(), "drift": self.drift, "triggered": self.triggered}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckRecord:
-        return cls(datetime.fromisoformat(data["time"]), bool(data["drift"]), bool(data.get("triggered", False)))
 
 
 @dataclass(frozen=True)
@@ -196,29 +194,52 @@ def confirm(history: Sequence[CheckRecord], report: DriftReport, cfg: DriftConfi
 
 
 class DriftHistory:
-    """Check records in a JSON-lines file; a re-run of a check (same time) replaces its earlier record."""
+    """The check records of one model in the pipeline's database (``db.DRIFT_CHECKS``), shared by every worker.
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    A re-run of a check (same model and time) replaces its earlier record. Times are stored as UTC instants;
+    a record's ``triggered`` is the table's ``confirmed`` column.
+    """
+
+    def __init__(self, model: str, engine: sa.Engine | None = None) -> None:
+        self.model = model
+        self._engine = engine
 
     def append(self, record: CheckRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record.to_dict()) + "\n")
+        """Record a check, replacing any earlier record of the same time in one statement (``ON CONFLICT``
+        on PostgreSQL and SQLite; elsewhere a delete and an insert in one transaction)."""
+        moment = record.time.astimezone(UTC)
+        row = {"model": self.model, "checked_at": moment, "drift": record.drift, "confirmed": record.triggered}
+        engine = self._db()
+        with engine.begin() as conn:
+            for statement in _replacing(engine.dialect.name, row):
+                conn.execute(statement)
 
     def records(self) -> list[CheckRecord]:
-        if not self.path.exists():
-            return []
-        by_time: dict[datetime, CheckRecord] = {}
-        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = CheckRecord.from_dict(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{self.path}:{number}: not a drift check record: {exc}") from exc
-            by_time[record.time] = record
-        return sorted(by_time.values(), key=lambda r: r.time)
+        """Every record of the model, oldest first."""
+        table = db.DRIFT_CHECKS
+        query = sa.select(table.c.checked_at, table.c.drift, table.c.confirmed).where(table.c.model == self.model)
+        with self._db().connect() as conn:
+            rows = conn.execute(query.order_by(table.c.checked_at)).all()
+        return [CheckRecord(_utc(at), bool(drift), bool(confirmed)) for at, drift, confirmed in rows]
+
+    def _db(self) -> sa.Engine:
+        return self._engine or db.engine()
+
+
+def _replacing(dialect: str, row: dict[str, Any]) -> list[sa.Executable]:
+    """Statements that insert a check record or replace the one of the same model and time."""
+    table = db.DRIFT_CHECKS
+    upsert = _UPSERTS.get(dialect)
+    if upsert is None:
+        same = (table.c.model == row["model"]) & (table.c.checked_at == row["checked_at"])
+        return [table.delete().where(same), table.insert().values(**row)]
+    insert = upsert(table).values(**row)
+    return [
+        insert.on_conflict_do_update(
+            index_elements=[table.c.model, table.c.checked_at],
+            set_={"drift": insert.excluded.drift, "confirmed": insert.excluded.confirmed},
+        )
+    ]
 
 
 def render_html(report: DriftReport, profile: Profile, title: str = "Drift report") -> str:
@@ -239,13 +260,14 @@ def render_html(report: DriftReport, profile: Profile, title: str = "Drift repor
             f'<span class="{stats["status"]}">{stats["status"]}</span>',
             *(_fmt(stats.get(key)) for key in ("psi", "ks", "js", "chi2_p")),
             *(_fmt(stats[key]) for key in ("missing_rate_ref", "missing_rate_cur", "missing_delta")),
+            _new_cell(stats),
             html.escape("; ".join(stats["over"])),
             f'<img alt="{html.escape(name)}" src="data:image/png;base64,{plot}">',
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     headers = [
         *("feature", "kind", "status", "PSI", "KS", "JS", "chi2 p"),
-        *("missing ref", "missing cur", "missing delta", "over an act threshold"),
+        *("missing ref", "missing cur", "missing delta", "new values", "over an act threshold"),
     ]
     prediction = ""
     if report.prediction_counts is not None:
@@ -304,7 +326,7 @@ def _numeric_stats(ref: NumericProfile, values: np.ndarray, limits: DriftThresho
 
 
 def _categorical_stats(ref: CategoricalProfile, series: pd.Series, limits: DriftThresholds) -> dict[str, Any]:
-    counts, missing = ref.histogram(series)
+    counts, missing, new = ref.histogram(series)
     present = _both_present(ref.counts, counts)
     ref_counts = np.asarray(ref.counts)
     chi2_stat, chi2_p = chi2_homogeneity(ref_counts, counts) if present else (None, None)
@@ -315,9 +337,37 @@ def _categorical_stats(ref: CategoricalProfile, series: pd.Series, limits: Drift
         "chi2": chi2_stat,
         "chi2_p": chi2_p,
         **_missing(ref.missing_rate, missing, len(series)),
+        **_new_values(new, len(series)),
         "counts": counts.tolist(),
     }
     return _judge(stats, limits)
+
+
+def _new_values(new: pd.Series | None, rows: int) -> dict[str, Any]:
+    """Share of rows with a value the reference never had, and the most common such values (rows each)."""
+    if new is None:
+        return {"new_share": None, "new_distinct": None, "new_values": {}}
+    ranked = sorted(new.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "new_share": float(new.sum()) / rows,
+        "new_distinct": len(ranked),
+        "new_values": {str(value): int(n) for value, n in ranked[:NEW_VALUES_SHOWN]},
+    }
+
+
+def _new_value_notes(features: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per feature with values the reference never had (reported, not drift by itself)."""
+    return [
+        f"{name}: {stats['new_share']:.1%} of rows have values never seen in the reference ({_listed(stats)})"
+        for name, stats in features.items()
+        if stats.get("new_share")
+    ]
+
+
+def _listed(stats: dict[str, Any]) -> str:
+    shown = list(stats["new_values"])
+    more = stats["new_distinct"] - len(shown)
+    return ", ".join(shown) + (f", and {more} more" if more else "")
 
 
 def _judge(stats: dict[str, Any], limits: DriftThresholds) -> dict[str, Any]:
@@ -361,6 +411,11 @@ def _no_drift(
     )
 
 
+def _utc(moment: datetime) -> datetime:
+    """A stored time as a UTC instant (SQLite hands back naive UTC times)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None:
         raise ValueError(f"times must be timezone-aware, got {moment.isoformat()}")
@@ -389,6 +444,13 @@ def _bar_plot(name: str, labels: Sequence[str], ref_counts: Sequence[int], cur_c
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _new_cell(stats: dict[str, Any]) -> str:
+    """The share of rows with values the reference never had, and those values (escaped)."""
+    if not stats.get("new_share"):
+        return ""
+    return f"{stats['new_share']:.1%} ({html.escape(_listed(stats))})"
 
 
 def _fmt(value: float | None) -> str:

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines import registry, settings
+from pipelines import registry
 from pipelines.config import ModelConfig
 from pipelines.drift import CheckRecord, DriftHistory, DriftReport, confirm, drift_report, render_html
 from pipelines.features import model_frame
 from pipelines.ingest import window_frame
 from pipelines.profile import Profile
-from pipelines.train import PROFILE_ARTIFACT, predict
+from pipelines.scoring import score
+from pipelines.train import PROFILE_ARTIFACT
 from pipelines.windows import Window
 
 
@@ -26,7 +27,10 @@ class NoChampion(RuntimeError):
 
 @dataclass(frozen=True)
 class DriftCheck:
-    """One monitoring check: the report, whether it confirms drift, and where it was logged."""
+    """One monitoring check: the report, whether it confirms drift, and where it was logged.
+
+    ``unseen`` has one line per feature whose values the champion never saw in training (scored as missing).
+    """
 
     model: str
     champion_version: int
@@ -39,6 +43,7 @@ class DriftCheck:
     drifted: list[str]
     report: dict[str, Any]
     run_id: str | None = None
+    unseen: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +69,8 @@ class DriftCheck:
 
 
 def history(cfg: ModelConfig) -> DriftHistory:
-    return DriftHistory(settings.home() / "drift" / f"{cfg.name}.jsonl")
+    """The model's drift check records, in the pipeline's database."""
+    return DriftHistory(cfg.name)
 
 
 def load_profile(cfg: ModelConfig, run_id: str | None) -> Profile:
@@ -92,9 +98,8 @@ def check_drift(
     frame = window_frame(cfg, window, source_url)  # binary COPY for PostgreSQL, as ingest
     if frame.empty:
         raise ValueError(f"{cfg.name}: no rows in {window.start}..{window.last_day} to check for drift")
-    features = model_frame(frame, cfg)
-    scores = predict(registry.load_model(cfg.name, champion.version), features, cfg.task)
-    report = drift_report(profile, features, scores, cfg.drift)
+    scored = score(registry.load_model(cfg.name, champion.version), frame, cfg)
+    report = drift_report(profile, model_frame(frame, cfg), scored.scores, cfg.drift)
     moment = checked_at or datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
     log = history(cfg)
     confirmation = confirm(log.records(), report, cfg.drift, moment)
@@ -111,6 +116,7 @@ def check_drift(
         reason=confirmation.reason,
         drifted=report.drifted,
         report=report.to_dict(),
+        unseen=scored.unseen_lines(),
     )
     return _logged(check, report, profile) if record else check
 
@@ -134,6 +140,7 @@ def _logged(check: DriftCheck, report: DriftReport, profile: Profile) -> DriftCh
         features = check.report["features"]
         mlflow.log_metrics(
             {f"psi.{name}": stats["psi"] for name, stats in features.items() if stats.get("psi") is not None}
+            | {f"new_share.{name}": stats["new_share"] for name, stats in features.items() if stats.get("new_share")}
         )
         if report.prediction_psi is not None:
             mlflow.log_metric("prediction_psi", report.prediction_psi)

@@ -2,8 +2,9 @@
 
 Numeric features and the model's scores keep quantile bins of their reference values (the PSI bins)
 and a finer quantile sketch (for the KS statistic); categorical features keep the counts of their most
-common categories and an ``__other__`` bucket. Missing values (NaN, None) are counted apart from the
-distributions. The profile is plain JSON, small enough to store next to the champion.
+common categories and an ``__other__`` bucket, and the names of the categories in it (so a value never seen
+in the reference is known as such). Missing values (NaN, None) are counted apart from the distributions.
+The profile is plain JSON, small enough to store next to the champion.
 """
 
 from __future__ import annotations
@@ -56,11 +57,17 @@ class NumericProfile:
 
 @dataclass(frozen=True)
 class CategoricalProfile:
-    """Counts of the most common categories (as strings), then of all others under ``__other__``."""
+    """Counts of the most common categories (as strings), then of all others under ``__other__``.
+
+    ``others`` names the reference's categories counted under ``__other__``, so a value never seen in the
+    reference can be told apart; it is None for a profile written before they were kept, with ``__other__``
+    rows (such a profile cannot tell).
+    """
 
     categories: tuple[str, ...]
     counts: tuple[int, ...]
     missing: int
+    others: tuple[str, ...] | None = ()
 
     def __post_init__(self) -> None:
         if len(self.counts) != len(self.categories) + 1:
@@ -75,13 +82,16 @@ class CategoricalProfile:
         total = sum(self.counts) + self.missing
         return self.missing / total if total else 0.0
 
-    def histogram(self, series: pd.Series) -> tuple[np.ndarray, int]:
-        """Counts per profiled category (unseen ones under ``__other__``) and missing count, in one pass."""
+    def histogram(self, series: pd.Series) -> tuple[np.ndarray, int, pd.Series | None]:
+        """Counts per profiled category (all others under ``__other__``), the missing count, and the rows
+        per value never seen in the reference (None when the profile cannot tell), in one pass."""
         present, missing = category_counts(series)
         slot = pd.Index(self.categories).get_indexer(present.index)
-        slot[slot < 0] = len(self.categories)
+        outside = slot < 0
+        slot[outside] = len(self.categories)
         counts = np.bincount(slot, weights=present.to_numpy(), minlength=len(self.categories) + 1)
-        return counts.astype("int64"), missing
+        new = None if self.others is None else present[outside & ~present.index.isin(self.others)]
+        return counts.astype("int64"), missing, new
 
 
 @dataclass(frozen=True)
@@ -111,10 +121,7 @@ class Profile:
             return cls(
                 n_rows=int(data["n_rows"]),
                 numeric={k: _numeric_from(v) for k, v in data["numeric"].items()},
-                categorical={
-                    k: CategoricalProfile(tuple(v["categories"]), tuple(v["counts"]), v["missing"])
-                    for k, v in data["categorical"].items()
-                },
+                categorical={k: _categorical_from(v) for k, v in data["categorical"].items()},
                 predictions=_numeric_from(data["predictions"]),
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
@@ -200,11 +207,12 @@ def _quantile_cuts(ordered: np.ndarray, n: int) -> np.ndarray:
 def _categorical_profile(series: pd.Series, max_categories: int) -> CategoricalProfile:
     present, missing = category_counts(series)
     ranked = present.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
-    top = ranked.iloc[:max_categories]
+    top, rest = ranked.iloc[:max_categories], ranked.iloc[max_categories:]
     return CategoricalProfile(
         categories=tuple(str(c) for c in top.index),
-        counts=(*(int(c) for c in top), int(ranked.iloc[max_categories:].sum())),
+        counts=(*(int(c) for c in top), int(rest.sum())),
         missing=missing,
+        others=tuple(sorted(str(c) for c in rest.index)),
     )
 
 
@@ -232,4 +240,14 @@ def _numeric_from(data: dict[str, Any]) -> NumericProfile:
         sketch_cuts=tuple(data["sketch_cuts"]),
         sketch_counts=tuple(data["sketch_counts"]),
         missing=data["missing"],
+    )
+
+
+def _categorical_from(data: dict[str, Any]) -> CategoricalProfile:
+    counts = tuple(data["counts"])
+    others = data.get("others")
+    if others is None and counts[-1] == 0:
+        others = ()  # written before ``others`` was kept, but nothing fell under "__other__"
+    return CategoricalProfile(
+        tuple(data["categories"]), counts, data["missing"], None if others is None else tuple(others)
     )

@@ -1,5 +1,6 @@
 """The monitor DAG end to end: a clean window emits nothing; shifted data, confirmed by two consecutive
-checks, emits the drift asset event that schedules a retrain run; the cooldown stops a second one."""
+checks, emits the drift asset event that schedules a retrain run; the cooldown stops a second one; a region
+never seen in training is reported, scored as missing, and breaks nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
 from pipelines.cli import main
 from pipelines.config import load_model
@@ -127,3 +129,20 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
     state, tasks = run_dag(monitor, date(2026, 5, 3))
     assert tasks["trigger_retrain"] == "skipped", "the cooldown stops a second drift-triggered retrain"
     assert len(drift_events()) == before + 1
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a new region, sorting between "east" and "north", in a quarter of the rows
+        update = "UPDATE customer_events SET region = 'newtown' WHERE event_ts >= '2026-04-28' AND rowid % 4 = 0"
+        conn.execute(sa.text(update))
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["drift", "--as-of", "2026-05-01", "--json"]) == 0, "the champion scores the new region as missing"
+    unseen = json.loads(capsys.readouterr().out)
+    region = unseen["features"]["region"]
+    assert 0.2 < region["new_share"] < 0.3 and list(region["new_values"]) == ["newtown"]
+    note = f"region: {region['new_share']:.1%} of rows have values never seen in the reference (newtown)"
+    assert note in unseen["reasons"]
+    rows = region["new_values"]["newtown"]
+    assert unseen["check"]["unseen"] == [
+        f"region: {rows} rows with values never seen in training (newtown), scored as missing"
+    ]

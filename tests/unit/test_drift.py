@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp
 
+from pipelines import db
 from pipelines.drift import (
     CheckRecord,
     DriftHistory,
@@ -167,6 +168,50 @@ def test_a_jump_in_missing_values_is_flagged_even_when_the_distribution_holds() 
         assert stats["over"] == ["missing rate +0.250 beyond ±0.1"]
 
 
+def test_values_never_seen_in_the_reference_are_reported_and_the_check_succeeds() -> None:
+    # given 5% of k with values the reference never had: one sorting between known ones, one after them
+    # (and markup, which the page must escape)
+    reference, current = _frame(seed=1), _frame(seed=2)
+    k = current["k"].to_numpy(dtype=object)
+    k[:600], k[600:1000] = "xa", "<b>zz</b>"
+    current["k"] = k
+    profile = _profile(reference)
+    # when
+    report = drift_report(profile, current, _scores(current), DriftConfig())
+    # then
+    stats = report.features["k"]
+    assert stats["new_share"] == pytest.approx(0.05) and stats["new_distinct"] == 2
+    assert stats["new_values"] == {"xa": 600, "<b>zz</b>": 400}
+    assert "k: 5.0% of rows have values never seen in the reference (xa, <b>zz</b>)" in report.reasons
+    assert "new_share" not in report.features["a"]
+    assert json.loads(json.dumps(report.to_dict()))["features"]["k"]["new_values"] == stats["new_values"]
+    page = render_html(report, profile)
+    assert "5.0% (xa, &lt;b&gt;zz&lt;/b&gt;)" in page and "<b>zz" not in page
+
+
+def test_reference_values_outside_the_profiled_top_ones_are_not_new() -> None:
+    reference, current = _frame(seed=1), _frame(seed=2)
+    profile = build_profile(reference, NUMERIC, CATEGORICAL, _scores(reference), max_categories=1)
+    report = drift_report(profile, current, None, DriftConfig())
+    assert report.features["k"]["new_share"] == 0.0 and report.features["k"]["new_values"] == {}
+    assert not any("never seen" in reason for reason in report.reasons)
+
+
+def test_a_profile_written_before_others_were_kept_tells_new_values_only_when_it_can() -> None:
+    reference, current = _frame(seed=1), _frame(seed=2)
+
+    def written_before(profile: Profile) -> Profile:
+        data = json.loads(profile.to_json())
+        del data["categorical"]["k"]["others"]
+        return Profile.from_json(json.dumps(data))
+
+    with_other_rows = written_before(build_profile(reference, NUMERIC, CATEGORICAL, np.zeros(1), max_categories=1))
+    complete = written_before(_profile(reference))
+    assert with_other_rows.categorical["k"].others is None and complete.categorical["k"].others == ()
+    assert drift_report(with_other_rows, current, None, DriftConfig()).features["k"]["new_share"] is None
+    assert drift_report(complete, current, None, DriftConfig()).features["k"]["new_share"] == 0.0
+
+
 def test_a_feature_missing_entirely_in_the_window_has_no_distribution_statistics() -> None:
     reference, current = _frame(seed=1), _frame(seed=2)
     current["a"] = np.nan
@@ -256,6 +301,7 @@ def test_profile_bins_count_present_values_and_missing_apart() -> None:
     k = profile.categorical["k"]
     # half x, then v0..v4 with 2,000 each: ties rank by name, the other three are "__other__"
     assert k.labels == ("x", "v0", "v1", OTHER) and k.counts == (10_000, 2_000, 2_000, 6_000)
+    assert k.others == ("v2", "v3", "v4")
 
 
 def test_profile_rejects_empty_data_missing_columns_and_features_listed_twice() -> None:
@@ -318,13 +364,41 @@ def test_times_must_be_timezone_aware() -> None:
         CheckRecord(datetime(2026, 3, 1), drift=True)
 
 
-def test_history_file_keeps_one_record_per_check_time(tmp_path: Path) -> None:
-    history = DriftHistory(tmp_path / "drift" / "history.jsonl")
+def test_history_keeps_one_record_per_model_and_check_time(tmp_path: Path) -> None:
+    engine = db.engine(f"sqlite:///{tmp_path / 'pipelines.db'}")
+    history, other = DriftHistory("demo", engine), DriftHistory("other", engine)
     assert history.records() == []
     history.append(CheckRecord(NOW, drift=True))
     history.append(CheckRecord(NOW - timedelta(days=1), drift=False))
+    other.append(CheckRecord(NOW, drift=False))
     history.append(CheckRecord(NOW, drift=True, triggered=True))  # a re-run of the same check
     assert history.records() == [CheckRecord(NOW - timedelta(days=1), drift=False), CheckRecord(NOW, True, True)]
+    assert other.records() == [CheckRecord(NOW, drift=False)]
+
+
+def test_workers_with_their_own_folders_share_the_history_in_the_database(
+    tmp_path: Path, postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.config import load_model
+    from pipelines.monitor import history
+
+    # given two workers with different state folders and one PostgreSQL database
+    monkeypatch.setenv("PIPELINES_LEDGER_URL", postgres_db)
+    cfg = load_model("demo")
+    monkeypatch.setenv("PIPELINES_HOME", str(tmp_path / "worker-a"))
+    # when one records two checks, the second at a time given in another zone
+    history(cfg).append(CheckRecord(NOW - timedelta(days=1), drift=True))
+    history(cfg).append(CheckRecord(NOW.astimezone(timezone(timedelta(hours=2))), drift=True))
+    monkeypatch.setenv("PIPELINES_HOME", str(tmp_path / "worker-b"))
+    # then the other sees both as UTC instants, and its re-run of a check replaces the record
+    seen = history(cfg).records()
+    assert seen == [CheckRecord(NOW - timedelta(days=1), drift=True), CheckRecord(NOW, drift=True)]
+    assert {r.time.utcoffset() for r in seen} == {timedelta(0)}
+    history(cfg).append(CheckRecord(NOW, drift=True, triggered=True))
+    monkeypatch.setenv("PIPELINES_HOME", str(tmp_path / "worker-a"))
+    assert history(cfg).records()[-1] == CheckRecord(NOW, drift=True, triggered=True)
+    assert len(history(cfg).records()) == 2
+    assert not (tmp_path / "worker-a").exists() and not (tmp_path / "worker-b").exists()
 
 
 # --- the page ---
