@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = verbs.add_parser("alerts", help="check Slack alerts: send a test message and say what was used")
     alerts.add_argument("action", choices=["test"], help="test: one message through each configured webhook")
     alerts.add_argument("--model", default="demo")
-    alerts.add_argument("--conn-id", help="the Airflow connection to test (default: slack_default)")
+    alerts.add_argument("--conn-id", help="the Airflow connection (default: $PIPELINES_SLACK_CONN_ID or slack_default)")
     alerts.add_argument("--json", action="store_true")
 
     promote = verbs.add_parser(

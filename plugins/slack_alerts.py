@@ -89,17 +89,20 @@ def log_link(ti: Any) -> str:
     """The task instance's log page under the configured base URL."""
     from pipelines.alerts import task_log_url
 
-    map_index, try_number = getattr(ti, "map_index", None), getattr(ti, "try_number", None)
-    mapped = -1 if map_index is None else map_index
-    return task_log_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, mapped, try_number or 0)
+    try_number = getattr(ti, "try_number", None) or 0
+    return task_log_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, _map_index(ti), try_number)
 
 
 def approval_link(ti: Any) -> str:
     """Where the task instance's approval request is answered, under the configured base URL."""
     from pipelines.alerts import required_actions_url
 
+    return required_actions_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, _map_index(ti))
+
+
+def _map_index(ti: Any) -> int:
     map_index = getattr(ti, "map_index", None)
-    return required_actions_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index)
+    return -1 if map_index is None else int(map_index)
 
 
 def model_of(dag_id: str) -> str:
