@@ -620,8 +620,9 @@ def drift_alert(model: str, logical_date: str, extra: dict[str, Any], run_url: s
 
 
 def rollback_alert(model: str, result: PromotionResult, actor: str, run_url: str | None = None) -> SlackMessage:
-    """The champion was moved back: from which version to which, by whom and why."""
-    title = escape(f"Rollback: {model} champion is v{result.version} again")
+    """A human moved the champion (back, forward, or re-admitting a version): from which to which, who, why."""
+    what = {"rolled_forward": "Roll-forward", "readmitted": "Re-admitted"}.get(result.status, "Rollback")
+    title = escape(f"{what}: {model} champion is v{result.version} now")
     summary = f"v{result.previous_champion_version} -> v{result.version}, by {escape(actor)}. " + escape(
         " ".join(result.reasons)
     )

@@ -75,12 +75,20 @@ def history(cfg: ModelConfig) -> DriftHistory:
 
 def load_profile(cfg: ModelConfig, run_id: str | None) -> Profile:
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     registry.client()
+    missing = f"{cfg.name}: the champion has no reference profile ({PROFILE_ARTIFACT})"
+    if run_id is None:
+        raise NoChampion(f"{missing}: it has no training run")
     try:
         text = mlflow.artifacts.load_text(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
-    except Exception as exc:  # MLflow raises several types for a missing artifact
-        raise NoChampion(f"{cfg.name}: the champion has no reference profile ({PROFILE_ARTIFACT}): {exc}") from exc
+    except MlflowException as exc:  # an unreachable store is not a missing profile: that propagates
+        if not registry.is_absent(exc):
+            raise
+        raise NoChampion(f"{missing}: {exc}") from exc
+    except OSError as exc:
+        raise NoChampion(f"{missing}: {exc}") from exc
     return Profile.from_json(text)
 
 

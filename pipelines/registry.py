@@ -167,13 +167,13 @@ def by_alias(model: str, alias: str) -> VersionInfo | None:
     try:
         mv = client().get_model_version_by_alias(model, alias)
     except MlflowException as exc:
-        if _absent(exc):
+        if is_absent(exc):
             return None
         raise
     return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
 
 
-def _absent(exc: Any) -> bool:
+def is_absent(exc: Any) -> bool:
     """Whether an MLflow error says the thing asked for does not exist (not that the store failed)."""
     return exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 
@@ -219,7 +219,7 @@ def delete_tag(model: str, number: int, key: str) -> None:
     try:
         client().delete_model_version_tag(model, str(number), key)
     except MlflowException as exc:
-        if not _absent(exc):
+        if not is_absent(exc):
             raise
 
 

@@ -128,6 +128,6 @@ def test_every_config_gets_a_manual_rollback_dag_with_a_version_param(dagbag):
     dag = dagbag.get_dag("rollback_demo")
     assert type(dag.timetable).__name__ == "NullTimetable"
     assert dag.task_ids == ["move_champion"]
-    assert set(dag.params.keys()) == {"version", "reason"}
+    assert set(dag.params.keys()) == {"version", "reason", "readmit"}
     assert dag.params["version"] is None
     assert dag.default_args["retries"] == 0

@@ -8,6 +8,7 @@ import pytest
 
 from pipelines import ledger, registry
 from pipelines.config import load_model
+from pipelines.promote import move_champion
 from pipelines.retrain import retrain
 from tests.e2e.helpers import run_dag
 
@@ -15,31 +16,42 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 
 def test_rollback_dag_moves_the_champion_records_it_and_tells_slack(dagbag, seeded_source, slack_connection):
-    # given two versions of demo, one of them champion
+    # given two versions of demo, the newer one champion
     cfg = load_model("demo")
     for day in (date(2026, 3, 20), date(2026, 3, 27)):
         assert retrain(cfg, day, seeded_source).status in {"promoted", "rejected", "blocked"}
-    champion = registry.by_alias("demo", registry.CHAMPION)
-    assert champion is not None
-    other = 1 if champion.version == 2 else 2
+    if registry.by_alias("demo", registry.CHAMPION).version == 1:
+        move_champion("demo", 2, "set-up: the newer version as champion", actor="test")
     dag = dagbag.get_dag("rollback_demo")
 
     # when an operator triggers the rollback DAG with a version and a reason
-    state, tasks = run_dag(dag, date(2026, 3, 28), conf={"version": other, "reason": "bad predictions in EU"})
+    state, tasks = run_dag(dag, date(2026, 3, 28), conf={"version": 1, "reason": "bad predictions in EU"})
 
     # then the champion is the chosen version, the old one is previous champion, and the ledger says who and why
     assert state == "success", tasks
-    assert registry.by_alias("demo", registry.CHAMPION).version == other
-    assert registry.by_alias("demo", registry.PREVIOUS_CHAMPION).version == champion.version
+    assert registry.by_alias("demo", registry.CHAMPION).version == 1
+    assert registry.by_alias("demo", registry.PREVIOUS_CHAMPION).version == 2
     latest = ledger.entries("demo")[0]
-    assert (latest.kind, latest.version, latest.champion_version) == ("rolled_back", other, champion.version)
-    assert latest.reasons == [f"rolled back from v{champion.version} to v{other}: bad predictions in EU"]
+    assert (latest.kind, latest.version, latest.champion_version) == ("rolled_back", 1, 2)
+    assert latest.reasons == ["rolled back from v2 to v1: bad predictions in EU"]
     assert (latest.trigger, latest.actor) == ("manual", "dag_test")  # the triggering user dag.test() reports
     assert latest.airflow_run_id and latest.airflow_run_id.startswith("manual__")
     # and one Slack message names both versions
     assert len(slack_connection.texts()) == 1
-    assert f"Rollback: demo champion is v{other} again" in slack_connection.texts()[0]
-    assert f"v{champion.version} -> v{other}" in slack_connection.texts()[0]
+    assert "Rollback: demo champion is v1 now" in slack_connection.texts()[0]
+    assert "v2 -> v1" in slack_connection.texts()[0]
+
+    # when the DAG is asked to move back to v2 without re-admitting it, then it refuses and says how
+    state, tasks = run_dag(dag, date(2026, 3, 28), conf={"version": 2, "reason": "try again"})
+    assert (state, tasks["move_champion"]) == ("failed", "failed")
+    assert registry.by_alias("demo", registry.CHAMPION).version == 1
+    assert "v2 was rolled back on" in slack_connection.texts()[-1]
+    # and with readmit set, v2 is champion again, recorded as a re-admission by the operator
+    state, tasks = run_dag(dag, date(2026, 3, 28), conf={"version": 2, "reason": "fixed upstream", "readmit": True})
+    assert state == "success", tasks
+    readmitted = ledger.entries("demo")[0]
+    assert (readmitted.kind, readmitted.version, readmitted.actor) == ("readmitted", 2, "dag_test")
+    assert "Re-admitted: demo champion is v2 now" in slack_connection.texts()[-1]
 
 
 def test_rollback_to_an_unknown_version_fails_at_once_and_changes_nothing(dagbag, seeded_source, slack_connection):
