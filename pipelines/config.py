@@ -89,6 +89,19 @@ class ColumnsConfig(_Frozen):
     label: Identifier
     numeric: tuple[Identifier, ...] = ()
     categorical: tuple[Identifier, ...] = ()
+    timestamp_timezone: str = Field(
+        default="UTC",
+        description="IANA zone of a timestamp column without a zone (wall-clock times); ingest converts it to UTC.",
+    )
+
+    @field_validator("timestamp_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import available_timezones  # scans the zone database (~30 ms): only for zones other than UTC
+
+        if value != "UTC" and (value not in available_timezones() or value in {"localtime", "Factory"}):
+            raise ValueError(f"{value!r} is not an IANA time zone name (such as 'UTC' or 'America/New_York')")
+        return value
 
     @field_validator("timestamp", "entity_key", "label")
     @classmethod

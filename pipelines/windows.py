@@ -1,10 +1,16 @@
-"""The data window of a run, derived only from its as-of date (the run's logical date)."""
+"""The data window of a run, derived only from its as-of date (the run's logical date).
+
+Days are UTC days: a window is the UTC instants ``[start 00:00, end 00:00)``. A source whose timestamp column
+holds wall-clock times of another zone (``columns.timestamp_timezone``) is filtered by the same instants as
+that zone's wall-clock times (``Window.bounds(zone)``).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from pipelines.config import WindowsConfig
 
@@ -29,8 +35,9 @@ class Window:
         """The newest day of data in the window (``end`` is exclusive)."""
         return self.end - timedelta(days=1)
 
-    def bounds(self) -> tuple[datetime, datetime]:
-        return _midnight(self.start), _midnight(self.end)
+    def bounds(self, zone: str = "UTC") -> tuple[datetime, datetime]:
+        """The window's first and end instants as naive datetimes: UTC, or the wall-clock times of ``zone``."""
+        return wall_clock(_midnight(self.start), zone), wall_clock(_midnight(self.end), zone)
 
     def holdout_bound(self) -> datetime:
         return _midnight(self.holdout_start)
@@ -38,6 +45,13 @@ class Window:
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day)
+
+
+def wall_clock(instant: datetime, zone: str) -> datetime:
+    """The naive wall-clock time in ``zone`` (an IANA name) of ``instant``, a naive UTC datetime."""
+    if zone == "UTC":
+        return instant
+    return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
 def parse_day(text: str) -> date:
