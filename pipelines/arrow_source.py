@@ -17,6 +17,12 @@ the literals where SQLAlchemy's ``text()`` would bind them, then are wrapped in
 ``SELECT * FROM (query) AS window_rows ORDER BY ...``. This path does not import SQLAlchemy (only to
 parse an unusual URL, or to word an error): the CLI starts ~0.3 s sooner.
 
+The connection is guarded as the SQLAlchemy path's (see ``pipelines.sources``): libpq's ``connect_timeout``
+(``PIPELINES_DB_CONNECT_TIMEOUT``) bounds the wait for the server, the session runs
+``sources.SESSION_SQL["postgresql"]`` (UTC, read-only) before the query, and a query source must be a single
+statement. The bounds are UTC, or wall-clock times of ``columns.timestamp_timezone`` for a timestamp column
+without a zone, which ``utc_from_wall_clock`` then converts to UTC.
+
 Rows come ordered by the timestamp, then the entity key (when the source has it), from the database.
 Column types are normalised so that pandas reads the parquet with the dtypes the SQLAlchemy path gives:
 the timestamp column becomes naive UTC (``timestamptz`` converted to UTC, ``date`` widened), smaller
@@ -41,10 +47,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.config import SourceConfig
-from pipelines.sources import _SCHEMA_HINTS, SourceError, SourceSchemaError, _first_line, _safe
-from pipelines.windows import Window
+from pipelines.sources import (
+    _SCHEMA_HINTS,
+    SESSION_SQL,
+    SourceError,
+    SourceSchemaError,
+    _first_line,
+    _safe,
+    single_statement,
+    zoned_column_error,
+)
+from pipelines.windows import Window, wall_clock
 
 ENGINE_ENV = "PIPELINES_INGEST_ENGINE"
+CONNECT_TIMEOUT_ENV = "PIPELINES_DB_CONNECT_TIMEOUT"  # read as pipelines.db.connect_timeout() does
 ENGINES = ("auto", "adbc", "sqlalchemy")
 HASH_VERSION = "pipelines-arrow-v1"
 
@@ -111,6 +127,16 @@ def libpq_uri(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def with_connect_timeout(uri: str) -> str:
+    """``uri`` with libpq's ``connect_timeout``: ``PIPELINES_DB_CONNECT_TIMEOUT`` whole seconds (default 10).
+
+    The same deadline as ``pipelines.db.connect_args``, without importing SQLAlchemy; it overrides one in
+    the URL, as ``connect_args`` do on the SQLAlchemy path.
+    """
+    seconds = max(int(float(os.environ.get(CONNECT_TIMEOUT_ENV) or 10)), 1)
+    return f"{uri}{'&' if '?' in uri else '?'}connect_timeout={seconds}"
+
+
 def timestamp_literal(value: datetime) -> str:
     """A window bound as a typed SQL literal, ``CAST('2026-01-11 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)``.
 
@@ -128,26 +154,29 @@ def window_query(
     window: Window,
     future_after: datetime | None = None,
     order_by: Sequence[str] = (),
+    zone: str = "UTC",
 ) -> str:
     """The SQL text the driver runs for a window: the rows of ``sources.window_statement``, ordered by ``order_by``.
 
-    Identifiers (validated by the config) are always double-quoted; the bounds are ``timestamp_literal``s.
-    A query source gets them in place of ``:window_start`` and ``:window_end``, found as SQLAlchemy's
-    ``text()`` finds parameters (``::`` casts and ``\\:`` escapes are left alone); any other parameter is a
+    Identifiers (validated by the config) are always double-quoted; the bounds are ``timestamp_literal``s
+    (wall-clock times in ``zone``, as ``Window.bounds``). A query source must be a single statement; it gets
+    the bounds in place of ``:window_start`` and ``:window_end``, found as SQLAlchemy's ``text()`` finds
+    parameters (``::`` casts and ``\\:`` escapes are left alone); any other parameter is a
     ``SourceSchemaError``, as it would fail on the SQLAlchemy path.
     """
-    start, end = window.bounds()
+    start, end = window.bounds(zone)
     if source.query is not None:
-        sql = _bind_window(source.query.strip().rstrip(";").rstrip(), start, end)
-        if order_by:
-            sql = f"SELECT * FROM ({sql}) AS window_rows"
+        sql = _bind_window(single_statement(source.query.strip()), start, end)
+        if order_by:  # the line break ends a trailing -- comment of the query
+            sql = f"SELECT * FROM ({sql}\n) AS window_rows"
     else:
         assert source.table is not None
         ts = _quote(timestamp)
         table = ".".join(_quote(name) for name in (source.db_schema, source.table) if name is not None)
         condition = f"{ts} >= {timestamp_literal(start)} AND {ts} < {timestamp_literal(end)}"
         if future_after is not None:
-            condition = f"({condition}) OR {ts} > {timestamp_literal(max(future_after, end))}"
+            later = max(wall_clock(future_after, zone), end)
+            condition = f"({condition}) OR {ts} > {timestamp_literal(later)}"
         sql = f"SELECT * FROM {table} WHERE {condition}"
     if order_by:
         sql += " ORDER BY " + ", ".join(_quote(name) for name in order_by)
@@ -187,20 +216,23 @@ def open_window(
     window: Window,
     future_after: datetime | None = None,
     batch_bytes: int | None = None,
+    zone: str = "UTC",
 ) -> Iterator[WindowStream]:
     """Run the window's query over binary COPY and stream it; the connection closes when the block ends.
 
-    Raises ``SourceSchemaError`` for a bad URL, a missing table or column or a wrong query, and
-    ``SourceError`` when the server cannot be reached or the stream breaks. Messages are one line and name
-    the table and the server without the password. ``batch_bytes`` is the driver's batch size hint (16 MiB
-    by default); memory stays around a few batches whatever the window's size.
+    The session is in UTC and read-only; ``zone`` is ``columns.timestamp_timezone``. Raises
+    ``SourceSchemaError`` for a bad URL, a missing table or column, a wrong query or one that writes, and
+    ``SourceError`` when the server cannot be reached in time or the stream breaks. Messages are one line and
+    name the table and the server without the password. ``batch_bytes`` is the driver's batch size hint
+    (16 MiB by default); memory stays around a few batches whatever the window's size.
     """
     # The driver's low-level API: its DB-API module would import pandas, which this path does not need.
     import adbc_driver_manager as adbc
     import adbc_driver_postgresql
 
-    uri = libpq_uri(url)
+    uri = with_connect_timeout(libpq_uri(url))
     what = source.table or "the query"
+    unordered = window_query(source, timestamp, window, future_after, zone=zone)  # refuses a second statement
 
     def failure(exc: BaseException) -> SourceError:
         return _source_error(exc, what, url, adbc)
@@ -212,23 +244,25 @@ def open_window(
             handles.append(adbc.AdbcConnection(handles[-1]))
             statement = adbc.AdbcStatement(handles[-1])
             handles.append(statement)
+            statement.set_sql_query("; ".join(SESSION_SQL["postgresql"]))
+            statement.execute_update()
             if batch_bytes is not None:
                 statement.set_options(**{_BATCH_HINT: str(batch_bytes)})
-            statement.set_sql_query(window_query(source, timestamp, window, future_after))
+            statement.set_sql_query(unordered)
             names = pa.schema(statement.execute_schema()).names
             if timestamp not in names:
                 raise SourceSchemaError(
                     f"the source has no timestamp column {timestamp!r}; it has {', '.join(map(str, names))}"
                 )
             order = [c for c in (timestamp, entity_key) if c is not None and c in names]
-            query = window_query(source, timestamp, window, future_after, order_by=order)
+            query = window_query(source, timestamp, window, future_after, order_by=order, zone=zone)
             statement.set_sql_query(query)
             stream, _ = statement.execute_query()
             reader = pa.RecordBatchReader.from_stream(stream)
             handles.append(reader)
         except adbc.Error as exc:
             raise failure(exc) from None
-        normalise = Normaliser(reader.schema, timestamp, what)
+        normalise = Normaliser(reader.schema, timestamp, what, zone)
 
         def batches() -> Iterator[pa.RecordBatch]:
             while True:
@@ -263,7 +297,8 @@ def _source_error(exc: BaseException, what: str, url: str, adbc: Any) -> SourceE
     sqlstate = str(getattr(exc, "sqlstate", None) or "")
     schema_problem = (
         isinstance(exc, adbc.ProgrammingError)
-        or sqlstate[:2] in ("42", "3F")
+        or sqlstate[:2] in ("42", "3F", "0A")  # syntax or access, missing schema, feature not supported
+        or sqlstate == "25006"  # read_only_sql_transaction: the query tried to write
         or any(hint in detail.lower() for hint in _SCHEMA_HINTS)
     )
     return (SourceSchemaError if schema_problem else SourceError)(f"cannot read {what} from {_safe(url)}: {detail}")
@@ -273,14 +308,17 @@ Converter = Callable[[pa.Array], pa.Array]
 
 
 class Normaliser:
-    """Casts each batch to the types the SQLAlchemy path gives pandas (see the module docstring)."""
+    """Casts each batch to the types the SQLAlchemy path gives pandas (see the module docstring).
 
-    def __init__(self, schema: pa.Schema, timestamp: str, what: str) -> None:
+    A timestamp column without a zone holds wall-clock times of ``zone``: they become naive UTC too.
+    """
+
+    def __init__(self, schema: pa.Schema, timestamp: str, what: str, zone: str = "UTC") -> None:
         self._what = what
         self._converters: list[Converter | None] = []
         fields = []
         for field in schema:
-            target, converter = _plan(field, field.name == timestamp, what)
+            target, converter = _plan(field, field.name == timestamp, what, zone)
             fields.append(pa.field(field.name, target))
             self._converters.append(converter)
         self.schema = pa.schema(fields)
@@ -298,8 +336,10 @@ class Normaliser:
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
 
-def _plan(field: pa.Field, is_timestamp: bool, what: str) -> tuple[pa.DataType, Converter | None]:
+def _plan(field: pa.Field, is_timestamp: bool, what: str, zone: str) -> tuple[pa.DataType, Converter | None]:
     kind = field.type
+    if is_timestamp and zone != "UTC" and pa.types.is_timestamp(kind) and kind.tz is not None:
+        raise zoned_column_error(what, field.name, zone)
     steps: list[Converter] = []
     if isinstance(kind, pa.BaseExtensionType):
         numeric = getattr(kind, "type_name", None) == "numeric"
@@ -315,6 +355,8 @@ def _plan(field: pa.Field, is_timestamp: bool, what: str) -> tuple[pa.DataType, 
         )
     if target != kind:
         steps.append(lambda column: pc.cast(column, target))
+    if is_timestamp and zone != "UTC":
+        steps.append(lambda column: utc_from_wall_clock(column, zone))
     if not steps:
         return target, None
 
@@ -324,6 +366,18 @@ def _plan(field: pa.Field, is_timestamp: bool, what: str) -> tuple[pa.DataType, 
         return column
 
     return target, convert
+
+
+def utc_from_wall_clock(column: pa.Array, zone: str) -> pa.Array:
+    """Naive wall-clock times in ``zone`` as naive UTC instants, read as PostgreSQL's ``AT TIME ZONE`` reads them.
+
+    A time in the hour that repeats when clocks go back is read as standard time (the later instant); a time
+    in the hour skipped when clocks go forward, with the offset before the change. Both engines use this.
+    """
+    instants = pc.assume_timezone(column, zone, ambiguous="latest", nonexistent="earliest")
+    naive = instants.cast(pa.timestamp(column.type.unit))
+    # A skipped time came back as the last instant before the change: add how far past that wall time it was.
+    return pc.add(naive, pc.subtract(column, pc.local_timestamp(instants)))
 
 
 def _target(kind: pa.DataType, is_timestamp: bool) -> pa.DataType | None:

@@ -13,12 +13,25 @@ Environment variable ``PIPELINES_INGEST_ENGINE``: unset or ``auto`` picks by the
 ``sqlalchemy`` forces the generic path (also for PostgreSQL), ``adbc`` requires the Arrow path (an error
 for other databases). The engines hash differently (both deterministic), so the same window ingested by
 both gets two snapshot files.
+
+Both read the source the same guarded way (``pipelines.sources``): a connection deadline, a UTC and
+read-only session, one statement per query source. Timestamps come out as naive UTC whatever the server's
+zone; a column without a zone is read in ``columns.timestamp_timezone``.
+
+Snapshot files are written to a temp file named after this host and process, then renamed over the final
+name, also when a file of that name exists: the data are the same, and a file that a crash or a full disk
+left damaged is whole again after the next run. Each ingest first removes the temp files that writers
+killed mid-run left behind (``remove_stale_temp_files``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
+import socket
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -33,6 +46,14 @@ from pipelines.windows import Window
 
 if TYPE_CHECKING:  # pandas is imported where it is used: the Arrow path does not need it
     import pandas as pd
+
+log = logging.getLogger(__name__)
+
+STALE_TEMP_SECONDS = 24 * 3600
+"""A temp file this old is stale whoever wrote it: no ingest runs for a day."""
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "unknown-host"
+_TEMP_NAME = re.compile(r"\.ingest-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}\.tmp")
+_OLD_TEMP_NAME = re.compile(r"\.(?:ingest-\d+-[0-9a-f]{32}|[0-9a-f]{16}\.parquet\.\d+)\.tmp")  # no host in them
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,7 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
     from pipelines.arrow_source import use_arrow
 
     window = Window.for_as_of(as_of, cfg.windows, training_days)
+    remove_stale_temp_files(settings.snapshots_dir() / cfg.name)
     folder = settings.snapshots_dir() / cfg.name / f"window={window.start}_{window.end}"
     if use_arrow(source_url):
         path, digest, rows = _ingest_arrow(cfg, window, source_url, folder)
@@ -104,24 +126,33 @@ def window_frame(cfg: ModelConfig, window: Window, source_url: str) -> pd.DataFr
     """
     from pipelines.arrow_source import open_window, use_arrow
 
+    zone = cfg.columns.timestamp_timezone
     if not use_arrow(source_url):
-        return read_window(source_url, cfg.source, cfg.columns.timestamp, window)
+        return read_window(source_url, cfg.source, cfg.columns.timestamp, window, zone=zone)
     import pyarrow as pa
 
-    with open_window(source_url, cfg.source, cfg.columns.timestamp, cfg.columns.entity_key, window) as stream:
+    with open_window(
+        source_url, cfg.source, cfg.columns.timestamp, cfg.columns.entity_key, window, zone=zone
+    ) as stream:
         table = pa.Table.from_batches(stream.batches, stream.schema)
     return table.to_pandas()
 
 
 def _ingest_frame(cfg: ModelConfig, window: Window, source_url: str, folder: Path) -> tuple[Path, str, int]:
-    """The SQLAlchemy path: the whole window as one DataFrame, sorted, hashed, written."""
-    frame = read_window(source_url, cfg.source, cfg.columns.timestamp, window, future_after=_utc_now())
+    """The SQLAlchemy path: the whole window as one DataFrame, sorted, hashed, written (over a file of that name)."""
+    frame = read_window(
+        source_url,
+        cfg.source,
+        cfg.columns.timestamp,
+        window,
+        future_after=_utc_now(),
+        zone=cfg.columns.timestamp_timezone,
+    )
     key = [c for c in (cfg.columns.timestamp, cfg.columns.entity_key) if c in frame.columns]
     frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
     digest = content_hash(frame)
     path = folder / f"{digest[:16]}.parquet"
-    if not path.exists():
-        _write_atomically(frame, path)
+    _write_atomically(frame, path)
     return path, digest, len(frame)
 
 
@@ -130,8 +161,8 @@ def _ingest_arrow(
 ) -> tuple[Path, str, int]:
     """The Arrow path: stream the window's batches into a temp parquet file, hashing them on the way.
 
-    The name comes from the hash, so it is known only at the end: the temp file is renamed then, unless a
-    file of that name exists already (same data), which is left alone.
+    The name comes from the hash, so it is known only at the end: the temp file is renamed then, over a file
+    of that name if there is one (the same data, perhaps damaged).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -146,9 +177,10 @@ def _ingest_arrow(
         window,
         future_after=_utc_now(),
         batch_bytes=batch_bytes,
+        zone=cfg.columns.timestamp_timezone,
     ) as stream:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".ingest-{os.getpid()}-{uuid.uuid4().hex}.tmp"
+        tmp = _temp_path(folder)
         digest = ArrowDigest(stream.schema)
         strings = [f.name for f in stream.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         options = {
@@ -180,8 +212,7 @@ def _ingest_arrow(
                     pending.result()
             content = digest.hexdigest()
             path = folder / f"{content[:16]}.parquet"
-            if not path.exists():
-                os.replace(tmp, path)
+            os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
     return path, content, digest.rows
@@ -200,9 +231,49 @@ def load(snapshot: Snapshot) -> pd.DataFrame:
 
 def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temp_path(path.parent)
     try:
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _temp_path(folder: Path) -> Path:
+    """A temp file name of this host and process, unique to this call (see ``remove_stale_temp_files``)."""
+    return folder / f".ingest-{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp"
+
+
+def remove_stale_temp_files(folder: Path) -> None:
+    """Remove the temp files that killed writers left in ``folder`` (a model's snapshots, one folder a window).
+
+    Stale: a temp file of a process of this host that is gone, or any ingest temp file older than a day
+    (written on another host, or by an older release, whose names say no host). A running writer's file
+    stays, here or on another host sharing the folder.
+    """
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for candidate in folder.glob("window=*/.*.tmp"):
+        ours = _TEMP_NAME.fullmatch(candidate.name)
+        if ours is None and _OLD_TEMP_NAME.fullmatch(candidate.name) is None:
+            continue
+        dead = ours is not None and ours["host"] == _HOST and not _running(int(ours["pid"]))
+        try:
+            stale = dead or candidate.stat().st_mtime < cutoff
+        except FileNotFoundError:  # its writer just renamed or removed it
+            continue
+        if stale:
+            candidate.unlink(missing_ok=True)
+            log.info("removed %s, left by an ingest that did not finish", candidate)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (perhaps another user's)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -21,9 +21,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from pipelines import arrow_source
+from pipelines import arrow_source, db
 from pipelines import ingest as ingest_mod
-from pipelines.arrow_source import ArrowDigest, libpq_uri, timestamp_literal, use_arrow, window_query
+from pipelines.arrow_source import (
+    ArrowDigest,
+    libpq_uri,
+    timestamp_literal,
+    use_arrow,
+    window_query,
+    with_connect_timeout,
+)
 from pipelines.config import ModelConfig
 from pipelines.ingest import Snapshot, ingest, load, window_frame
 from pipelines.seed import generate, seed
@@ -142,14 +149,16 @@ def test_column_types_are_normalised_like_the_sqlalchemy_path(
 
 
 @postgres
-def test_same_date_twice_gives_same_snapshot_without_rewriting(demo_cfg: ModelConfig, pg_source: str) -> None:
+def test_same_date_twice_gives_same_snapshot_rewritten_whole(demo_cfg: ModelConfig, pg_source: str) -> None:
     first = ingest(demo_cfg, AS_OF, pg_source)
     path = Path(first.path)
+    content = load(first)
     aged = 1_000_000_000 * 10**9
     os.utime(path, ns=(aged, aged))
     second = ingest(demo_cfg, AS_OF, pg_source)
     assert second == first
-    assert path.stat().st_mtime_ns == aged
+    assert path.stat().st_mtime_ns != aged, "the same data, written again over the file"
+    pd.testing.assert_frame_equal(load(second), content)
     assert [p.name for p in path.parent.iterdir()] == [path.name], "no temp files or duplicates"
     assert path.name == f"{first.content_hash[:16]}.parquet"
     assert "/snapshots/demo/window=2026-01-11_2026-03-01/" in first.path
@@ -451,6 +460,23 @@ def test_adbc_engine_refuses_other_databases(
         ingest(demo_cfg, AS_OF, seeded_source)
 
 
+@pytest.mark.parametrize("seconds", [None, "", "3", "2.5", "0.2"])
+def test_adbc_connects_with_the_deadline_of_the_sqlalchemy_path(
+    seconds: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given PIPELINES_DB_CONNECT_TIMEOUT unset, empty or set
+    if seconds is None:
+        monkeypatch.delenv("PIPELINES_DB_CONNECT_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("PIPELINES_DB_CONNECT_TIMEOUT", seconds)
+    # then libpq gets the connect_timeout that psycopg2 gets from pipelines.db
+    expected = db.connect_args("postgresql://h/db")["connect_timeout"]
+    assert with_connect_timeout("postgresql://h/db") == f"postgresql://h/db?connect_timeout={expected}"
+    assert with_connect_timeout("postgresql://h/db?sslmode=require") == (
+        f"postgresql://h/db?sslmode=require&connect_timeout={expected}"
+    )
+
+
 def test_libpq_uri_keeps_credentials_and_options_and_drops_the_driver() -> None:
     url = "postgresql+psycopg2://ml:p%40ss%2Fw%3Ard@db.example:6543/source?sslmode=require"
     uri = libpq_uri(url)
@@ -501,6 +527,7 @@ def test_window_query_renders_only_typed_timestamps(demo_cfg: ModelConfig, sourc
         "SELECT *, '10:30'::time AS t, x::text FROM t WHERE (event_ts>=:window_start)AND event_ts<:window_end",
         "SELECT '\\:window_start' AS escaped, * FROM t WHERE event_ts BETWEEN :window_start AND :window_end",
         "SELECT * FROM t WHERE a::date >= CAST(:window_start AS date) AND event_ts < :window_end -- ends:here",
+        "SELECT *, 'a;b' AS s FROM t WHERE event_ts >= :window_start AND event_ts < :window_end /* ; */",
     ],
 )
 def test_query_parameters_are_found_as_sqlalchemy_finds_them(demo_cfg: ModelConfig, query: str) -> None:
