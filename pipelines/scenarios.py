@@ -66,17 +66,42 @@ def _future(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) ->
 
 
 def _covariate_shift(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
-    """Valid data from a changed population: prices up 40%, half the logins, most new customers in the north."""
+    """Valid data from a changed population: prices up 10%, 15% fewer logins, most new customers in the
+    north. Each mean moves less than the gate's ``min_mean_change`` (35%), so this is drift, not breakage."""
     north = recent & (rng.random(len(frame)) < 0.6)
     return frame.assign(
-        monthly_charges=frame["monthly_charges"].where(~recent, (frame["monthly_charges"] * 1.4).round(2)),
-        logins_30d=frame["logins_30d"].where(~recent, (frame["logins_30d"] * 0.5).round(0)),
+        monthly_charges=frame["monthly_charges"].where(~recent, (frame["monthly_charges"] * 1.1).round(2)),
+        logins_30d=frame["logins_30d"].where(~recent, (frame["logins_30d"] * 0.85).round(0)),
         region=frame["region"].where(~north, "north"),
     )
 
 
 def _single_class(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     return frame.assign(**{LABEL: frame[LABEL].where(~recent, 0)})
+
+
+def _unit_change(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    """Most recent rows in another unit (x1.609, as miles sent as km): still in range, only the level moves."""
+    hit = recent & (rng.random(len(frame)) < 0.9)
+    minutes = frame["avg_session_minutes"]
+    return frame.assign(avg_session_minutes=minutes.where(~hit, (minutes * 1.609).round(1)))
+
+
+def _null_spike_recent(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    hit = recent & (rng.random(len(frame)) < 0.4)
+    return frame.assign(avg_session_minutes=frame["avg_session_minutes"].mask(hit))
+
+
+def _all_null(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.assign(discount_pct=frame["discount_pct"].mask(recent))
+
+
+def _infinite(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    """Five ±inf values (a division by zero upstream): far fewer than the suite's ``mostly`` lets through."""
+    rows = rng.choice(np.flatnonzero(recent.to_numpy()), size=min(5, int(recent.sum())), replace=False)
+    charges = frame["total_charges"].to_numpy(dtype=float, copy=True)
+    charges[rows] = np.where(np.arange(len(rows)) % 2 == 0, np.inf, -np.inf)
+    return frame.assign(total_charges=charges)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -94,8 +119,22 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("future-timestamps", "20% of recent rows stamped 100 years ahead", 7, _future),
         Scenario("single-class", "every recent label is 0 (a broken label join)", 60, _single_class),
         Scenario(
+            "unit-change-last-day",
+            "avg_session_minutes x1.609 (another unit) in 90% of the last day's rows",
+            1,
+            _unit_change,
+        ),
+        Scenario(
+            "labels-zero-last-days", "every label of the last 2 days is 0 (labels not joined yet)", 2, _single_class
+        ),
+        Scenario(
+            "null-spike-last-day", "avg_session_minutes missing in 40% of the last day's rows", 1, _null_spike_recent
+        ),
+        Scenario("all-null-feature", "discount_pct NULL in every row (a feature no longer filled)", 3650, _all_null),
+        Scenario("infinite-values", "five ±inf values in total_charges in the last day", 1, _infinite),
+        Scenario(
             "drift",
-            "covariate shift, data still valid: monthly_charges x1.4, logins_30d halved, region mostly 'north'",
+            "covariate shift, data still valid: monthly_charges x1.1, logins_30d -15%, region mostly 'north'",
             7,
             _covariate_shift,
         ),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from pipelines.config import ModelConfig
+from pipelines.scenarios import apply_scenario
 from pipelines.seed import DEMO_TABLE, generate, seed, write_table
 
 START = date(2026, 1, 1)
@@ -111,3 +113,42 @@ def test_seeded_source_fixture_holds_the_demo_table(seeded_source: str, home: Pa
         engine.dispose()
     assert rows == 90 * 150
     assert (first[:10], last[:10]) == ("2026-01-01", "2026-03-31")
+
+
+def changed_days(before: pd.DataFrame, after: pd.DataFrame, column: str) -> set[date]:
+    differs = before[column].ne(after[column]) & ~(before[column].isna() & after[column].isna())
+    return set(after.loc[differs, "event_ts"].dt.date)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "column", "days"),
+    [
+        ("unit-change-last-day", "avg_session_minutes", {date(2026, 1, 10)}),
+        ("labels-zero-last-days", "churned", {date(2026, 1, 9), date(2026, 1, 10)}),
+        ("null-spike-last-day", "avg_session_minutes", {date(2026, 1, 10)}),
+        ("infinite-values", "total_charges", {date(2026, 1, 10)}),
+    ],
+)
+def test_newest_day_scenarios_touch_only_the_last_days(
+    frame: pd.DataFrame, scenario: str, column: str, days: set[date]
+) -> None:
+    broken = apply_scenario(frame, scenario, seed=5)
+    assert changed_days(frame, broken, column) == days
+    assert broken.drop(columns=[column]).equals(frame.drop(columns=[column]))
+
+
+def test_breakage_scenarios_do_what_they_say(frame: pd.DataFrame) -> None:
+    last = frame["event_ts"].dt.date == date(2026, 1, 10)
+    unit = apply_scenario(frame, "unit-change-last-day", seed=5)
+    ratio = unit.loc[last, "avg_session_minutes"] / frame.loc[last, "avg_session_minutes"]
+    assert 0.7 < ratio.round(1).eq(1.6).mean() < 1.0, "most of the last day's rows, not all"
+    assert apply_scenario(frame, "null-spike-last-day", seed=5).loc[last, "avg_session_minutes"].isna().mean() > 0.3
+    assert apply_scenario(frame, "all-null-feature", seed=5)["discount_pct"].isna().all()
+    infinite = apply_scenario(frame, "infinite-values", seed=5)["total_charges"]
+    assert sorted(infinite[np.isinf(infinite)].tolist()) == [-np.inf, -np.inf, np.inf, np.inf, np.inf]
+    assert apply_scenario(frame, "labels-zero-last-days", seed=5).loc[last, "churned"].eq(0).all()
+
+
+def test_unknown_scenario_lists_the_catalogue(frame: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="unknown scenario 'nope'; choose one of: renamed-column, "):
+        apply_scenario(frame, "nope")
