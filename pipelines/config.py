@@ -221,7 +221,7 @@ class DailyChecksConfig(_Frozen):
         default=0.35, ge=0, description="A numeric column's mean may always move by this share of its typical value."
     )
     weekly: bool = Field(
-        default=True, description="Compare with the same weekday when the earlier days hold 3 or more of each."
+        default=True, description="Compare with the same weekday when the earlier days hold 2 or more of each."
     )
     severity: Literal["critical", "warning"] = Field(default="critical", description="What a failed day check does.")
 

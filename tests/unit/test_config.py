@@ -269,3 +269,28 @@ def test_no_source_url_names_env_var_and_connection(tmp_path: Path, raw: dict[st
     cfg = load_config(write(tmp_path, raw))
     with pytest.raises(ConfigError, match="PIPELINES_SOURCE_URL or the Airflow connection demo_source"):
         cfg.source.resolve_url()
+
+
+# --- quality: per-day checks -------------------------------------------------------------------------
+
+
+def test_per_day_checks_are_on_by_default_with_safe_bounds(demo_cfg: ModelConfig) -> None:
+    daily = demo_cfg.quality.daily
+    assert daily.enabled and daily.weekly and daily.severity == "critical"
+    assert (daily.newest_days, daily.tolerance, daily.newest_tolerance) == (1, 6.0, 5.0)
+    assert (daily.min_rows_change, daily.min_rate_change, daily.min_mean_change) == (0.5, 0.1, 0.35)
+
+
+def test_per_day_check_keys_are_typed(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["quality"]["daily"] = {"newest_days": 3, "min_mean_change": 0.5, "severity": "warning"}
+    daily = load_config(write(tmp_path, raw)).quality.daily
+    assert (daily.newest_days, daily.min_mean_change, daily.severity) == (3, 0.5, "warning")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("newest_dayz", 1), ("newest_days", 0), ("tolerance", 0), ("min_rate_change", 1.5), ("severity", "fatal")],
+)
+def test_bad_per_day_check_keys_are_named(tmp_path: Path, raw: dict[str, Any], key: str, value: object) -> None:
+    raw["quality"]["daily"] = {key: value}
+    assert f"quality.daily.{key}" in load_error(tmp_path, raw)
