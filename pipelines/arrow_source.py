@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import settings
 from pipelines.config import SourceConfig
 from pipelines.sources import (
     _SCHEMA_HINTS,
@@ -60,7 +61,6 @@ from pipelines.sources import (
 from pipelines.windows import Window, wall_clock
 
 ENGINE_ENV = "PIPELINES_INGEST_ENGINE"
-CONNECT_TIMEOUT_ENV = "PIPELINES_DB_CONNECT_TIMEOUT"  # read as pipelines.db.connect_timeout() does
 ENGINES = ("auto", "adbc", "sqlalchemy")
 HASH_VERSION = "pipelines-arrow-v1"
 
@@ -133,7 +133,7 @@ def with_connect_timeout(uri: str) -> str:
     The same deadline as ``pipelines.db.connect_args``, without importing SQLAlchemy; it overrides one in
     the URL, as ``connect_args`` do on the SQLAlchemy path.
     """
-    seconds = max(int(float(os.environ.get(CONNECT_TIMEOUT_ENV) or 10)), 1)
+    seconds = max(int(settings.db_connect_timeout()), 1)
     return f"{uri}{'&' if '?' in uri else '?'}connect_timeout={seconds}"
 
 

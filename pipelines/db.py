@@ -103,15 +103,10 @@ def url() -> str:
     return f"sqlite:///{settings.home() / 'ledger.db'}"
 
 
-def connect_timeout() -> float:
-    """Seconds any engine may take to connect: ``PIPELINES_DB_CONNECT_TIMEOUT``, default 10."""
-    return float(os.environ.get("PIPELINES_DB_CONNECT_TIMEOUT") or 10)
-
-
 def connect_args(database_url: str | sa.URL) -> dict[str, Any]:
     """Driver arguments that bound the wait for a connection (PostgreSQL, MySQL) or a lock (SQLite)."""
     backend = sa.make_url(database_url).get_backend_name()
-    seconds = connect_timeout()
+    seconds = settings.db_connect_timeout()
     if backend in {"postgresql", "mysql"}:
         return {"connect_timeout": max(int(seconds), 1)}
     if backend == "sqlite":

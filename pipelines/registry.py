@@ -116,6 +116,11 @@ def _probe(uri: str) -> None:
         engine.dispose()
 
 
+def ping() -> None:
+    """One cheap call to the registry, so a run fails in seconds, not after its data work, when it is down."""
+    client().search_registered_models(max_results=1)
+
+
 def experiment_id(model: str) -> str:
     """The model's experiment, created with an artifact location under the configured root."""
     from mlflow.exceptions import MlflowException

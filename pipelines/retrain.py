@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from pipelines import registry
 from pipelines.config import ModelConfig
 from pipelines.evaluate import evaluate
 from pipelines.faults import stop_point
@@ -53,9 +54,11 @@ def retrain(
     """
     lineage = lineage or Lineage()
     approval = approval if cfg.policy.approval.required else None
-    stage = "ingest"
+    stage = "registry"
     snapshot = report = None
     try:
+        registry.ping()
+        stage = "ingest"
         progress(f"ingest: reading the window before {as_of}")
         snapshot = ingest(cfg, as_of, source_url, training_days)
         progress(

@@ -45,6 +45,11 @@ def artifact_root() -> str:
     return os.environ.get("PIPELINES_ARTIFACT_ROOT") or (home() / "mlartifacts").as_uri()
 
 
+def db_connect_timeout() -> float:
+    """Seconds any database connection may take: ``PIPELINES_DB_CONNECT_TIMEOUT``, default 10."""
+    return float(os.environ.get("PIPELINES_DB_CONNECT_TIMEOUT") or 10)
+
+
 @cache
 def code_version() -> str:
     """The git commit of the running code (``PIPELINES_CODE_VERSION`` overrides), ``-dirty`` when modified."""

@@ -49,8 +49,11 @@ def test_dry_run_evaluates_but_never_promotes(dagbag, seeded_source, monkeypatch
     monkeypatch.setenv("PIPELINES_SOURCE_URL", seeded_source)
     state, tasks = run_dag(dagbag.get_dag("retrain_demo"), date(2026, 3, 20), conf={"dry_run": True})
     assert state == "success", tasks
-    assert registry.by_alias("demo", registry.CHALLENGER) is not None
+    # the version exists and was judged, yet no alias moved and nothing was recorded
+    assert [v.version for v in registry.all_versions("demo")] == [1]
+    assert registry.by_alias("demo", registry.CHALLENGER) is None
     assert registry.by_alias("demo", registry.CHAMPION) is None
+    assert status("demo")["ledger"] == []
 
 
 def test_failed_quality_gate_stops_before_training(dagbag, seeded_source, monkeypatch):

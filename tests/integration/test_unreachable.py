@@ -1,8 +1,9 @@
-"""Every verb that talks to MLflow ends in one ``error:`` line within 60 s when its store is closed or silent.
+"""Every verb ends in one ``error:`` line within 60 s when a store it needs is closed or silent.
 
-"Closed" is a port nobody listens on; "silent" accepts TCP connections and never answers. Both an MLflow
-tracking server (HTTP) and a PostgreSQL MLflow store (which also holds the ledger) are tried, with the
-pipeline's default timeouts. Each run is a real CLI process; several run at once to keep the test short.
+"Closed" is a port nobody listens on; "silent" accepts TCP connections and never answers. Tried with the
+pipeline's default timeouts: an MLflow tracking server (HTTP) and a PostgreSQL MLflow store (which also holds
+the ledger) for every verb that talks to MLflow, the ledger database alone for the verbs that move the
+champion, and the PostgreSQL source for ``retrain``. Each run is a real CLI process; several run at once.
 """
 
 from __future__ import annotations
@@ -47,16 +48,12 @@ def ports() -> Iterator[dict[str, int]]:
         silent.close()
 
 
-def run(verb: list[str], store: str, home: Path, source: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+def run(verb: list[str], settings: dict[str, str], home: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
     """One CLI run in a state folder of its own (a shared one would add waits for the promotion lock)."""
     home.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "PIPELINES_HOME": str(home),
-        "PIPELINES_SOURCE_URL": source,
-        "MLFLOW_TRACKING_URI": store,
-        "MLFLOW_REGISTRY_URI": store,
-    }
+    mlflow = f"sqlite:///{home / 'mlflow.db'}"
+    env = {**os.environ, "PIPELINES_HOME": str(home), "MLFLOW_TRACKING_URI": mlflow, "MLFLOW_REGISTRY_URI": mlflow}
+    env.update(settings)
     start = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", *verb, "--model", "demo"],
@@ -69,27 +66,28 @@ def run(verb: list[str], store: str, home: Path, source: str) -> tuple[float, su
     return time.monotonic() - start, done
 
 
-def test_every_verb_fails_fast_with_one_line_when_mlflow_is_closed_or_silent(
+def test_every_verb_fails_fast_with_one_line_when_a_store_is_closed_or_silent(
     ports: dict[str, int], seeded_source: str, home: Path
 ) -> None:
-    stores = {
-        f"{kind} {scheme}": url.format(port=port)
-        for kind, port in ports.items()
-        for scheme, url in (
-            ("http", "http://127.0.0.1:{port}"),
-            ("postgresql", "postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"),
-        )
-    }
-    cases = [(name, store, verb) for name, store in stores.items() for verb in VERBS]
-    with ThreadPoolExecutor(max_workers=5) as pool:
+    cases = []
+    for kind, port in ports.items():
+        postgres = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/db"
+        for scheme, mlflow in (("http", f"http://127.0.0.1:{port}"), ("postgresql", postgres)):
+            store = {
+                "MLFLOW_TRACKING_URI": mlflow,
+                "MLFLOW_REGISTRY_URI": mlflow,
+                "PIPELINES_SOURCE_URL": seeded_source,
+            }
+            cases += [(f"MLflow {kind} {scheme}", store, verb) for verb in VERBS]
+        ledger = {"PIPELINES_LEDGER_URL": postgres, "PIPELINES_SOURCE_URL": seeded_source}
+        cases += [(f"ledger {kind}", ledger, verb) for verb in ("status", "rollback", "promote")]
+        cases.append((f"source {kind}", {"PIPELINES_SOURCE_URL": postgres}, "retrain"))
+    with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(
-            pool.map(
-                lambda n_case: run(VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0]), seeded_source),
-                enumerate(cases),
-            )
+            pool.map(lambda n_case: run(VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0])), enumerate(cases))
         )
     for (name, _, verb), (elapsed, done) in zip(cases, results, strict=True):
-        where = f"{verb} with MLflow {name}: {elapsed:.0f} s, exit {done.returncode}\n{done.stderr[-1500:]}"
+        where = f"{verb} with the {name}: {elapsed:.0f} s, exit {done.returncode}\n{done.stderr[-1500:]}"
         assert done.returncode == 1, where
         assert elapsed < DEADLINE_SECONDS, where
         assert "Traceback" not in done.stderr, where

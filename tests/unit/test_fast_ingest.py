@@ -396,7 +396,9 @@ def test_broken_stream_is_a_source_error_and_leaves_no_file(
     # then it is a SourceError (retrying may help), on one line, and no file or temp file is left
     assert not isinstance(info.value, SourceSchemaError)
     assert str(info.value).startswith(f"cannot read customer_events from {postgres_db}: ")
-    assert "\n" not in str(info.value) and "terminating connection" in str(info.value)
+    # libpq names the cause or only the effect, depending on when the backend is terminated
+    message = str(info.value)
+    assert "\n" not in message and ("terminating connection" in message or "closed the connection" in message)
     assert list(folder.iterdir()) == []
 
 
