@@ -304,7 +304,12 @@ def _run_checkpoint(
             gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
     checkpoint = _stored(context.checkpoints, name)
-    if checkpoint is None or [d.id for d in checkpoint.validation_definitions] != [definition.id]:
+    if (
+        checkpoint is None
+        or [d.id for d in checkpoint.validation_definitions] != [definition.id]
+        or checkpoint.result_format != result_format
+        or checkpoint.actions  # one written before Data Docs were built once for both results
+    ):
         checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(name=name, validation_definitions=[definition], result_format=result_format)
         )
@@ -315,12 +320,13 @@ def _run_checkpoint(
 
 
 def _stored(factory: Any, name: str) -> Any:
-    """The object of that name in a GX factory (validation definitions, checkpoints), or None."""
+    """The object of that name in a GX factory (suites, validation definitions, checkpoints), or None when
+    there is none or it no longer loads (then it is written anew)."""
     from great_expectations.exceptions import DataContextError
 
     try:
         return factory.get(name)
-    except DataContextError:
+    except (DataContextError, ValueError):  # pydantic's ValidationError is a ValueError
         return None
 
 
