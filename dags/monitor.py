@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
-from dag_support import START_DATE, as_of, source_url
+from dag_support import as_of, source_url, start_date
 from slack_alerts import SlackAlertNotifier
 
 from pipelines.config import ModelConfig, load_all
@@ -27,11 +27,12 @@ def build_monitor_dag(cfg: ModelConfig) -> DAG:
         dag_id=f"monitor_{cfg.name}",
         description=f"Drift monitor of {cfg.name}: recent data against the champion's training profile",
         schedule=CronTriggerTimetable(cfg.drift.cron, timezone="UTC"),
-        start_date=START_DATE,
+        start_date=start_date(cfg),
         catchup=False,
         max_active_runs=1,
         tags=["monitor", cfg.name],
         default_args={
+            "start_date": start_date(cfg),  # `airflow dags trigger` then refuses earlier logical dates
             "owner": cfg.owner,
             "retries": 2,
             "retry_delay": timedelta(minutes=2),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import DAG, Param, dag, get_current_context, task
-from dag_support import START_DATE, actor_of, lineage_of
+from dag_support import actor_of, lineage_of, start_date
 from slack_alerts import BadInputStop, SlackAlertNotifier
 
 from pipelines.config import ModelConfig, load_all
@@ -22,11 +22,16 @@ def build_rollback_dag(cfg: ModelConfig) -> DAG:
         dag_id=f"rollback_{cfg.name}",
         description=f"Roll {cfg.name}'s champion back to the previous champion or a chosen version",
         schedule=None,
-        start_date=START_DATE,
+        start_date=start_date(cfg),
         catchup=False,
         max_active_runs=1,
         tags=["rollback", cfg.name],
-        default_args={"owner": cfg.owner, "retries": 0, "on_failure_callback": SlackAlertNotifier()},
+        default_args={
+            "start_date": start_date(cfg),  # `airflow dags trigger` then refuses earlier logical dates
+            "owner": cfg.owner,
+            "retries": 0,
+            "on_failure_callback": SlackAlertNotifier(),
+        },
         params={
             "version": Param(
                 None,

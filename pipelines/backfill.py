@@ -83,17 +83,33 @@ class AirflowAPI:
         return {"Authorization": f"Bearer {self._token}"}
 
 
-def ensure_unpaused(api: AirflowAPI, dag_id: str, unpause: bool) -> None:
-    """Backfill runs of a paused DAG stay queued: unpause it when asked, else say so before starting."""
+def ensure_unpaused(api: AirflowAPI, dag_id: str, unpause: bool) -> str | None:
+    """Backfill runs of a paused DAG stay queued: unpause it when asked, else say so before starting.
+
+    Returns what unpausing also starts, when it starts anything: with ``catchup=False`` the scheduler creates
+    the DAG's latest due scheduled run at once (Airflow 3.3), whatever the backfill.
+    """
     dag = api.request("GET", f"/api/v2/dags/{dag_id}")
     if not dag.get("is_paused"):
-        return
+        return None
+    also = _scheduled_on_unpause(dag)
     if not unpause:
         raise AirflowAPIError(
-            f"{dag_id} is paused, so backfill runs would stay queued: unpause it in the UI or pass --unpause "
-            "(the scheduler then also starts its latest scheduled run, as after any unpause)"
+            f"{dag_id} is paused, so backfill runs would stay queued: unpause it in the UI or pass --unpause"
+            + (f" ({also})" if also else "")
         )
     api.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+    return also
+
+
+def _scheduled_on_unpause(dag: dict[str, Any]) -> str | None:
+    due = dag.get("next_dagrun_logical_date")
+    if not due:
+        return None
+    return (
+        f"unpausing also starts its scheduled run for {str(due)[:16]}, which reads the days before that date; "
+        "a model whose source gets no new data sets schedule.cron: null"
+    )
 
 
 def _backfill_body(dag_id: str, first: date, last: date, max_active_runs: int) -> dict[str, Any]:

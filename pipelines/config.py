@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -179,6 +180,18 @@ class ApprovalConfig(_Frozen):
     default: Literal["reject", "approve"] = Field(
         default="reject", description="The answer taken when nobody answers in time."
     )
+    approvers: tuple[Annotated[str, Field(min_length=1, max_length=256)], ...] = Field(
+        default=(),
+        description="Airflow user ids who may answer (the user name with the simple auth manager); empty: anyone "
+        "who may edit the DAG's runs.",
+    )
+
+    @field_validator("approvers")
+    @classmethod
+    def _distinct_approvers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(values)) != len(values):
+            raise ValueError("approvers listed twice")
+        return values
 
 
 class PolicyConfig(_Frozen):
@@ -247,7 +260,23 @@ class QualityConfig(_Frozen):
 
 
 class ScheduleConfig(_Frozen):
-    cron: str = "0 2 * * *"
+    """When ``retrain_<model>`` runs by itself, and the earliest logical date any of the model's DAGs accepts."""
+
+    cron: str | None = Field(
+        default="0 2 * * *",
+        description="Nightly schedule (UTC); null: only drift events and people start runs (data that is not live).",
+    )
+    start_date: date = Field(
+        default=date(2000, 1, 1),
+        description="No run of the model's DAGs may have an earlier logical date; early enough for all the data.",
+    )
+
+    @field_validator("start_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date) -> date:
+        if value > datetime.now(UTC).date():
+            raise ValueError(f"{value} is in the future: no run before it could run any task")
+        return value
 
 
 class ModelConfig(_Frozen):

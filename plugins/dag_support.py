@@ -1,4 +1,4 @@
-"""What the DAG files share: the static start date and how a run finds its date and its source.
+"""What the DAG files share: the start date from the config and how a run finds its date and its source.
 
 It lives in ``plugins/``, which Airflow puts on ``sys.path`` for every component, so DAGs import it by name.
 """
@@ -14,7 +14,15 @@ from pipelines.config import ModelConfig
 if TYPE_CHECKING:
     from pipelines.train import Lineage
 
-START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+def start_date(cfg: ModelConfig) -> datetime:
+    """The model's ``schedule.start_date`` as midnight UTC: no run of its DAGs has an earlier logical date.
+
+    Airflow creates no task instance of a run dated before its DAG's start date (that run would succeed
+    having done nothing), so every DAG of a model starts here, early enough for all its data.
+    """
+    day = cfg.schedule.start_date
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def as_of(context: Any) -> date:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pipelines.config import load_all
+from pipelines.config import ConfigError, load_all, load_config
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.airflow
@@ -24,11 +25,17 @@ def test_every_config_gets_a_retrain_dag(dagbag):
 
 def test_task_graph_is_ingest_validate_train_evaluate_promote(dagbag):
     dag = dagbag.get_dag("retrain_demo")
-    chain = ["ingest", "validate", "train", "evaluate", "promote"]
+    chain = ["ingest", "validate", "train", "evaluate", "promote", "any_stage_failed"]
     assert sorted(dag.task_ids) == sorted(chain)
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
-    assert dag.get_task("promote").downstream_task_ids == set()
+    assert dag.get_task("any_stage_failed").downstream_task_ids == set()
+
+
+def test_a_failed_stage_fails_the_run_through_the_last_task(dagbag):
+    # the only leaf runs when a stage upstream failed, and fails; it sends no second Slack alert
+    last = dagbag.get_dag("retrain_demo").get_task("any_stage_failed")
+    assert (last.trigger_rule, last.retries, last.on_failure_callback) == ("one_failed", 0, [])
 
 
 def test_schedule_is_nightly_cron_or_drift_asset(dagbag):
@@ -43,12 +50,56 @@ def test_defaults_follow_the_house_rules(dagbag):
     dag = dagbag.get_dag("retrain_demo")
     assert dag.catchup is False
     assert dag.max_active_runs == 1
-    assert dag.start_date == datetime(2026, 1, 1, tzinfo=UTC)
+    assert dag.start_date == dag.default_args["start_date"] == datetime(2000, 1, 1, tzinfo=UTC)
     assert {"retrain", "demo"} <= set(dag.tags)
     assert dag.default_args["retries"] >= 1
     assert "demo" in dag.doc_md
     assert set(dag.params.keys()) == {"training_days", "dry_run"}
     assert dag.params["dry_run"] is False
+
+
+def test_the_trigger_form_says_the_logical_date_picks_the_data(dagbag):
+    dag = dagbag.get_dag("retrain_demo")
+    assert "The logical date picks the data" in dag.doc_md and "42 training days then\n7 holdout days" in dag.doc_md
+    assert "schedule.cron: null" in dag.doc_md  # what unpausing starts, and how not to
+    assert "Logical date above picks the data" in dag.params.get_param("training_days").description
+
+
+def test_start_date_and_schedule_come_from_the_config(airflow_db, tmp_path: Path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    # given a model whose data ended in 2014, with no nightly schedule
+    raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    raw["schedule"] = {"cron": None, "start_date": "2014-01-01"}
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "demo.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    # then every DAG of the model starts then, and retrain runs only on drift (unpausing starts nothing)
+    for dag_id in ("retrain_demo", "monitor_demo", "rollback_demo"):
+        assert bag.get_dag(dag_id).start_date == datetime(2014, 1, 1, tzinfo=UTC), dag_id
+    retrain = bag.get_dag("retrain_demo")
+    assert type(retrain.timetable).__name__ == "AssetTriggeredTimetable"
+    assert "drift_demo" in repr(retrain.timetable.asset_condition)
+    assert "Unpausing starts nothing by itself" in retrain.doc_md
+
+
+@pytest.mark.parametrize(
+    ("start_date", "error"),
+    [
+        ((date.today() + timedelta(days=2)).isoformat(), "is in the future"),
+        ("2014-13-01", "schedule.start_date"),
+        ("yesterday", "schedule.start_date"),
+    ],
+)
+def test_a_start_date_in_the_future_or_not_a_date_is_a_config_error(tmp_path: Path, start_date: str, error: str):
+    raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    raw["schedule"]["start_date"] = start_date
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=error):
+        load_config(tmp_path / "demo.yaml")
 
 
 def test_parsing_touches_no_connection_variable_or_database(airflow_db, monkeypatch):
@@ -108,20 +159,25 @@ def test_approval_puts_a_human_between_evaluate_and_promote(airflow_db, tmp_path
 
     configs = tmp_path / "configs"
     configs.mkdir()
-    text = (ROOT / "configs" / "demo.yaml").read_text()
-    (configs / "demo.yaml").write_text(text.replace("    required: false", "    required: true"))
+    raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    raw["policy"]["approval"] = {"required": True, "approvers": ["alice", "bob"]}
+    (configs / "demo.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
     dag = DagBag(dag_folder=str(ROOT / "dags" / "retrain.py")).get_dag("retrain_demo")
-    chain = ["evaluate", "needs_approval", "approve", "promote", "record_refusal"]
+    chain = ["evaluate", "needs_approval", "approve", "promote", "record_refusal", "any_stage_failed"]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     approve = dag.get_task("approve")
     assert type(approve).__mro__[1].__name__ == "ApprovalOperator"
     assert (approve.defaults, approve.retries) == (["Reject"], 0)
     assert approve.response_timeout.total_seconds() == 24 * 3600
+    assert approve.assigned_users == [{"id": "alice", "name": "alice"}, {"id": "bob", "name": "bob"}]
     assert dag.get_task("record_refusal").trigger_rule == "all_skipped"
     assert dag.get_task("promote").trigger_rule == "none_failed"  # runs when nobody was asked
     assert dag.get_task("needs_approval").ignore_downstream_trigger_rules is False
+    # neither approve nor needs_approval (which skip their direct downstream tasks) may skip the last task
+    assert dag.get_task("any_stage_failed").upstream_task_ids == {"promote", "record_refusal"}
+    assert "`alice`, `bob` may answer" in dag.doc_md and "clear `approve`" in dag.doc_md
 
 
 def test_every_config_gets_a_manual_rollback_dag_with_a_version_param(dagbag):

@@ -1,5 +1,7 @@
 """Human approval between evaluate and promote: the standard provider's ApprovalOperator, answered through a
-real api-server's REST API while ``dag.test()`` waits, and the timeout resolved by the scheduler's own sweep."""
+real api-server's REST API while ``dag.test()`` waits, and the timeout resolved by the scheduler's own sweep.
+Only the configured approvers may answer; a failed stage makes the run failed whatever the approval's trigger
+rules."""
 
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ import yaml
 
 from pipelines import ledger, registry
 from tests.conftest import ROOT
-from tests.e2e.helpers import run_dag
+from tests.e2e.helpers import run_dag, run_once
 from tests.e2e.test_live_stack import free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 DAY = date(2026, 3, 20)
+USERS = "admin:admin,approver:user"  # simple auth manager users of the api-server: an admin and an approver
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ class ApiServer:
         url = f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails"
         return requests.patch(url, headers=self.headers, json={"chosen_options": [option]}, timeout=30)
 
+    def as_user(self, user: str, passwords: Path) -> ApiServer:
+        """The same server, logged in as another user of the simple auth manager."""
+        password = json.loads(passwords.read_text())[user]
+        token = requests.post(f"{self.base}/auth/token", json={"username": user, "password": password}, timeout=30)
+        token.raise_for_status()
+        return ApiServer(self.base, {"Authorization": f"Bearer {token.json()['access_token']}"})
+
 
 @pytest.fixture(scope="module")
 def api_server(airflow_db: Path) -> Iterator[ApiServer]:
@@ -53,6 +63,7 @@ def api_server(airflow_db: Path) -> Iterator[ApiServer]:
         [str(Path(os.sys.executable).with_name("airflow")), "api-server", "--port", str(port), "--workers", "1"],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS},
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -100,8 +111,11 @@ def gated_dag(home: Path, seeded_source: str, monkeypatch: pytest.MonkeyPatch) -
     return build
 
 
-def answer_when_asked(api: ApiServer, dag_id: str, option: str, seen: dict[str, Any]) -> threading.Thread:
-    """In the background: wait for the approval request, record what it showed, then answer it."""
+def answer_when_asked(
+    api: ApiServer, dag_id: str, option: str, seen: dict[str, Any], first: ApiServer | None = None
+) -> threading.Thread:
+    """In the background: wait for the approval request, record what it showed, then answer it (after ``first``
+    tried the same answer, when given)."""
 
     def run() -> None:
         deadline = time.monotonic() + 600
@@ -109,32 +123,49 @@ def answer_when_asked(api: ApiServer, dag_id: str, option: str, seen: dict[str, 
             time.sleep(1)
         request = pending[0]
         seen["request"] = request
-        seen["response"] = api.answer(dag_id, request["task_instance"]["dag_run_id"], option)
+        run_id = request["task_instance"]["dag_run_id"]
+        if first is not None:
+            seen["first"] = first.answer(dag_id, run_id, option)
+        seen["response"] = api.answer(dag_id, run_id, option)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
 
 
-def test_approved_promotion_moves_the_champion(gated_dag, api_server: ApiServer) -> None:
-    dag = gated_dag("gated_yes")
+def test_approved_promotion_moves_the_champion(gated_dag, api_server: ApiServer, airflow_db: Path) -> None:
+    dag = gated_dag("gated_yes", approvers=["approver"])
+    approver = api_server.as_user("approver", airflow_db / "simple_auth_manager_passwords.json.generated")
     seen: dict[str, Any] = {}
-    # given a first model the policy would promote, when an admin approves it through the REST API
-    helper = answer_when_asked(api_server, dag.dag_id, "Approve", seen)
+    # given a first model the policy would promote and one named approver, when an admin tries to approve it
+    # through the REST API and then the approver does
+    helper = answer_when_asked(approver, dag.dag_id, "Approve", seen, first=api_server)
     state, tasks = run_dag(dag, DAY)
     helper.join(timeout=60)
-    # then the request showed the comparison, the answer was accepted, and the champion moved
+    # then the admin was refused, the approver's answer accepted, and the champion moved
+    assert seen["first"].status_code == 403, seen["first"].text
     assert seen["response"].status_code == 200, seen["response"].text
-    assert seen["request"]["subject"] == "Promote gated_yes v1 to champion?"
-    assert "Challenger v1 against no champion yet" in seen["request"]["body"]
-    assert "ok floor: roc_auc" in seen["request"]["body"]
+    request, body = seen["request"], seen["request"]["body"]
+    assert request["subject"] == "Promote gated_yes v1 to champion?"
+    assert request["assigned_users"] == [{"id": "approver", "name": "approver"}]
+    # and the request showed the comparison, the data window, its deadline and default, and where to look
+    assert "Challenger v1 against no champion yet" in body and "ok floor: roc_auc" in body
+    assert "training 2026-01-30 to 2026-03-12, holdout 2026-03-13 to 2026-03-19" in body
+    assert "**Answer by 20" in body and "the default applies: **Reject** (the champion stays" in body
+    assert "**Who may answer**: `approver`." in body and "only run slot" in body
+    assert "/models/gated_yes/versions/1/card/index.html)" in body and "/#/models/gated_yes/versions/1)" in body
+    assert f"/dags/{dag.dag_id}/runs/manual__" in body
     assert state == "success", tasks
     assert (tasks["approve"], tasks["promote"], tasks["record_refusal"]) == ("success", "success", "skipped")
+    assert tasks["any_stage_failed"] == "skipped"
     champion = registry.by_alias("gated_yes", registry.CHAMPION)
     assert champion is not None and champion.version == 1
     # and the ledger says who approved it, then that it was promoted
     entries = ledger.entries("gated_yes")
-    assert [(e.kind, e.version, e.actor) for e in entries] == [("promoted", 1, "admin"), ("approved", 1, "admin")]
+    assert [(e.kind, e.version, e.actor) for e in entries] == [
+        ("promoted", 1, "approver"),
+        ("approved", 1, "approver"),
+    ]
     assert entries[0].airflow_run_id and entries[0].airflow_run_id.startswith("manual__")
 
 
@@ -147,8 +178,10 @@ def test_rejected_promotion_is_recorded_and_the_champion_stays(gated_dag, api_se
     helper.join(timeout=60)
     # then promote is skipped, nothing became champion, and the refusal is in the ledger
     assert seen["response"].status_code == 200, seen["response"].text
+    assert "**Who may answer**: anyone who may change this DAG's runs." in seen["request"]["body"]
     assert state == "success", tasks
     assert (tasks["approve"], tasks["promote"], tasks["record_refusal"]) == ("success", "skipped", "success")
+    assert tasks["any_stage_failed"] == "skipped"
     assert registry.by_alias("gated_no", registry.CHAMPION) is None
     assert [(e.kind, e.version, e.actor) for e in ledger.entries("gated_no")] == [("refused", 1, "admin")]
     assert registry.version("gated_no", 1).tags["decision"] == "refused"
@@ -188,7 +221,7 @@ def test_unanswered_request_takes_the_configured_default(
     # then the default was taken, by nobody, and the ledger says the timeout decided
     assert swept == [True]
     assert state == "success", tasks
-    assert (tasks["promote"], tasks["record_refusal"]) == outcome
+    assert (tasks["promote"], tasks["record_refusal"], tasks["any_stage_failed"]) == (*outcome, "skipped")
     champion = registry.by_alias(name, registry.CHAMPION)
     assert (champion.version if champion else None) == (1 if default == "approve" else None)
     assert [(e.kind, e.actor) for e in ledger.entries(name)] == entries
@@ -201,6 +234,23 @@ def test_no_question_when_the_policy_says_no(gated_dag, api_server: ApiServer) -
     state, tasks = run_dag(dag, DAY)
     assert state == "success", tasks
     assert (tasks["needs_approval"], tasks["approve"], tasks["promote"]) == ("success", "skipped", "success")
-    assert tasks["record_refusal"] == "skipped"
+    assert tasks["record_refusal"] == tasks["any_stage_failed"] == "skipped"
     assert [(e.kind, e.actor) for e in ledger.entries("gated_floor")] == [("rejected", "policy")]
     assert api_server.pending(dag.dag_id) == []
+
+
+def test_a_failed_quality_gate_fails_the_run_with_approval_required(gated_dag, airflow_db: Path) -> None:
+    from airflow.models.dagrun import DagRun
+
+    # given approval required, and a date whose window holds no rows (the data ends 2026-03-31)
+    dag = gated_dag("gated_gate")
+    run = run_once(dag, date(2026, 6, 1))
+    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    # then validate failed, the approval's trigger rules skipped record_refusal, and the last task failed
+    assert tasks["validate"] == "failed"
+    assert {tasks[t] for t in ("train", "evaluate", "needs_approval", "approve", "promote")} == {"upstream_failed"}
+    assert (tasks["record_refusal"], tasks["any_stage_failed"]) == ("skipped", "failed")
+    # so the run Airflow stored (its state computed from the leaf task by Airflow's own rules) is failed
+    stored = DagRun.find(dag_id=dag.dag_id, run_id=run.run_id)
+    assert [str(r.state) for r in stored] == ["failed"]
+    assert [(e.kind, e.actor) for e in ledger.entries("gated_gate")] == [("blocked", "quality gate")]
