@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import rankdata
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 _EPS = 1e-15
@@ -16,8 +15,21 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = average_ranks(score)
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (``scipy.stats.rankdata``'s default, without scipy's
+    import cost)."""
+    values = np.asarray(values)
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    ends = np.append(starts[1:], len(values))
+    ranks = np.empty(len(values), dtype="float64")
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
 
 
 def log_loss(y: np.ndarray, score: np.ndarray) -> float:
