@@ -27,7 +27,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # one at a time: they load both cores
 
 NEWER_POINTS = (
     "ingested",

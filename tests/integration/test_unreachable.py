@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # one at a time: they load both cores
 
 DEADLINE_SECONDS = 60
 VERBS = {
