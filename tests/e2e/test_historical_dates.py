@@ -19,7 +19,7 @@ import requests
 import yaml
 
 from pipelines import registry
-from pipelines.backfill import AirflowAPI, ensure_unpaused
+from pipelines.backfill import AirflowAPI, AirflowAPIError, ensure_unpaused
 from pipelines.seed import seed
 from tests.conftest import ROOT
 from tests.e2e.test_live_stack import alive, free_port
@@ -87,6 +87,8 @@ def test_a_date_years_ago_runs_every_task_through_the_scheduler(home: Path, airf
         api = AirflowAPI(base, "admin", users["admin"])
         # when the DAG is unpaused (nothing scheduled starts: no cron) and a 2014 date is triggered on the CLI
         assert ensure_unpaused(api, DAG_ID, unpause=True) is None
+        with pytest.raises(AirflowAPIError, match=r"unpausing also starts its scheduled run for 20\d\d-"):
+            ensure_unpaused(api, "monitor_history", unpause=False)  # a DAG with a cron says what unpausing starts
         trigger = subprocess.run(
             [AIRFLOW, "dags", "trigger", DAG_ID, "--logical-date", "2014-02-25T00:00:00+00:00"],
             env=env,
