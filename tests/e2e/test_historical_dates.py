@@ -24,7 +24,7 @@ from pipelines.seed import seed
 from tests.conftest import ROOT
 from tests.e2e.test_live_stack import alive, free_port
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # a scheduler and its workers
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAG_ID = "retrain_history"
