@@ -265,7 +265,8 @@ def _backfill(args: argparse.Namespace) -> int:
     dag_id = f"retrain_{cfg.name}"
     try:
         api = AirflowAPI.from_env()
-        ensure_unpaused(api, dag_id, args.unpause)
+        if note := ensure_unpaused(api, dag_id, args.unpause):
+            _progress(f"{dag_id} unpaused: {note}")
         dates = planned_dates(api, dag_id, args.first, args.last)
         if not dates:
             raise ValueError(f"no scheduled runs of {dag_id} between {args.first} and {args.last}")

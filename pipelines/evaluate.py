@@ -113,11 +113,12 @@ def judge(
     )
     for guard, tolerance in policy.guards.items():
         loss = -gain(guard, challenger[guard], champion[guard])
+        change = f"better by {-loss:.4f}" if loss < 0 else f"worse by {loss + 0.0:.4f}"
         checks.append(
             Check(
                 f"guard:{guard}",
                 bool(np.isfinite(loss)) and loss <= tolerance,
-                f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} (worse by {max(loss, 0.0) + 0.0:.4f}, tolerance {tolerance:.4f})",
+                f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} ({change}, tolerance {tolerance:.4f})",
             )
         )
     if slices:

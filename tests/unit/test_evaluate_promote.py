@@ -297,3 +297,9 @@ def test_rollback_restores_the_previous_champion(champion_v1: Promoted, register
 def test_rollback_without_champion_is_a_clear_error(registry_home: Path) -> None:
     with pytest.raises(ValueError, match="^demo: there is no champion to roll back$"):
         rollback("demo")
+
+
+def test_a_guard_metric_that_improved_says_better_not_worse(demo_cfg: ModelConfig) -> None:
+    checks = judge(demo_cfg, metrics(0.82, log_loss=0.38), metrics(0.80, log_loss=0.40), None)
+    guard = next(c for c in checks if c.name == "guard:log_loss")
+    assert guard.passed and guard.detail == "log_loss 0.4000 -> 0.3800 (better by 0.0200, tolerance 0.0100)"
