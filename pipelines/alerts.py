@@ -586,9 +586,16 @@ def failure_alert(
 
 
 def docs_link(path: str | None) -> str | None:
-    """A Data Docs page as a link: under ``PIPELINES_DOCS_BASE_URL`` when the state folder is served."""
+    """A Data Docs page as a link: on the Models page when Airflow's base URL is known (``AIRFLOW__API__BASE_URL``),
+    else under ``PIPELINES_DOCS_BASE_URL`` when the state folder is served, else the ``file://`` path."""
+    from pipelines.models_page import docs_url
+
     if not path:
         return None
+    airflow = os.environ.get("AIRFLOW__API__BASE_URL", "").strip()
+    page = docs_url(f"{airflow_ui_url(airflow)}/models", path) if airflow else None
+    if page:
+        return page
     base = os.environ.get("PIPELINES_DOCS_BASE_URL", "").rstrip("/")
     local_root = settings.home().as_uri()
     return f"{base}{path.removeprefix(local_root)}" if base and path.startswith(local_root) else path
@@ -636,10 +643,14 @@ def rollback_alert(model: str, result: PromotionResult, actor: str, run_url: str
     )
 
 
-def approval_alert(decision: Decision, approve_url: str | None) -> SlackMessage:
-    """A promotion the policy allows waits for a human: the comparison and where to answer."""
+def approval_alert(decision: Decision, approve_url: str | None, request: str | None = None) -> SlackMessage:
+    """A promotion the policy allows waits for a human: the comparison and where to answer.
+
+    ``request`` is the whole text of the request as Airflow shows it (window, deadline, default, links);
+    without it, the comparison alone.
+    """
     title = escape(f"Approval needed: {decision.model} v{decision.challenger_version} would become champion")
-    body = escape(approval_markdown(decision))
+    body = escape(request or approval_markdown(decision))
     answer = [link(approve_url, "Approve or reject in Airflow")] if approve_url else []
     return SlackMessage(
         f"{title}\n{body}",

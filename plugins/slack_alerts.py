@@ -136,7 +136,7 @@ class SlackAlertNotifier(BaseNotifier):
 
 
 class ApprovalRequestNotifier(BaseNotifier):
-    """Tells Slack that a promotion waits for approval, with the comparison and a link to answer it."""
+    """Tells Slack that a promotion waits for approval: the request as Airflow shows it and a link to answer."""
 
     def notify(self, context: Any) -> None:
         from pipelines.alerts import approval_alert
@@ -144,4 +144,4 @@ class ApprovalRequestNotifier(BaseNotifier):
 
         ti = context["ti"]
         decision = Decision.from_dict(ti.xcom_pull(task_ids="evaluate"))
-        post(approval_alert(decision, approval_link(ti)))
+        post(approval_alert(decision, approval_link(ti), getattr(context.get("task"), "body", None)))

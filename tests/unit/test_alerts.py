@@ -286,13 +286,16 @@ def test_every_message_escapes_values_from_data_config_and_exceptions():
         drift_alert(bad, bad, drift, run_url="https://a/b"),
         rollback_alert(bad, result, bad, run_url="https://a/b"),
         approval_alert(decision, "https://a/b?x=1&y=<2>"),
+        approval_alert(decision, "https://a/b", f"Answer by 2026-12-01 02:00 UTC; then {bad}"),
     ]
     for message in messages:
         payload = message.payload()
         assert "<!channel>" not in json.dumps(payload)
         for text in _texts(payload):
             assert all(found.startswith("https://a/b") for found in links_in(text)), text
-    assert "<https://a/b?x=1&amp;y=&lt;2&gt;|Approve or reject in Airflow>" in json.dumps(messages[-1].payload())
+    assert "<https://a/b?x=1&amp;y=&lt;2&gt;|Approve or reject in Airflow>" in json.dumps(messages[-2].payload())
+    # the request as Airflow shows it (deadline, default, links) reaches Slack whole, escaped
+    assert "Answer by 2026-12-01 02:00 UTC; then &lt;!channel&gt;" in json.dumps(messages[-1].payload())
 
 
 # The connection shapes Airflow offers
