@@ -8,12 +8,27 @@ import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
+
+from pipelines import settings
 
 CARD_TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
 # Card files are MLflow artifacts served on Airflow's origin: they may show images and styles, never run scripts.
 CARD_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+# Data Docs are GX's static HTML, with values from the data in it: served on Airflow's origin like cards.
+DOCS_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self'"
+DOCS_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".ico": "image/x-icon",
+    ".svg": "image/svg+xml",
+    ".otf": "font/otf",
+}
+DOCS_FOLDER = "data_docs"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_WINDOW = re.compile(r"window=[0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ALIASES = (("champion", "Champion"), ("challenger", "Challenger"), ("previous_champion", "Previous champion"))
 _KIND_LABELS = {"rolled_back": "rolled back"}
 
@@ -74,6 +89,40 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
             raise PageError(404, f"version {version} of {model} has no model card file {name!r}") from None
 
 
+def docs_file(model: str, window: str, path: str) -> tuple[bytes, str]:
+    """One file of the Data Docs of a model's snapshot window as (content, media type); PageError 400 for a
+    bad window or path (every segment a plain name), 404 for an absent model or file."""
+    if model not in model_names():
+        raise PageError(404, f"no model named {model!r}")
+    if not _WINDOW.fullmatch(window):
+        raise PageError(400, f"not a snapshot window: {window!r} (expected window=YYYY-MM-DD_YYYY-MM-DD)")
+    parts = path.split("/")
+    suffix = Path(parts[-1]).suffix.lower()
+    if not all(_PLAIN_NAME.fullmatch(part) for part in parts) or suffix not in DOCS_TYPES:
+        raise PageError(400, f"not a Data Docs file path: {path!r}")
+    root = (settings.snapshots_dir() / model).resolve()
+    folder = root / window / DOCS_FOLDER
+    target = folder.joinpath(*parts).resolve()
+    if not target.is_relative_to(folder.resolve()) or not target.is_relative_to(root) or not target.is_file():
+        raise PageError(404, f"{model} has no Data Docs file {path!r} for {window}")
+    return target.read_bytes(), DOCS_TYPES[suffix]
+
+
+def docs_url(base: str, docs_path: str | None) -> str | None:
+    """The Models page's address (under ``base``) of a Data Docs page written under the snapshots folder, given
+    as the ``file://`` URL GX reports; None for anything else."""
+    if not docs_path or not docs_path.startswith("file://"):
+        return None
+    try:
+        parts = Path(unquote(urlsplit(docs_path).path)).resolve().relative_to(settings.snapshots_dir()).parts
+    except ValueError:
+        return None
+    if len(parts) < 4 or parts[2] != DOCS_FOLDER or not _WINDOW.fullmatch(parts[1]):
+        return None
+    model, window, _, *rest = parts
+    return f"{base.rstrip('/')}/{quote(model)}/data-docs/{quote(window)}/" + "/".join(quote(p) for p in rest)
+
+
 def _has_card(model: str, version: int) -> bool:
     """Whether the version's card (of the decision its ``model_card`` tag names) was logged."""
     from pipelines import registry
@@ -119,7 +168,7 @@ def model_html(data: dict[str, Any], base: str, mlflow_url: str) -> str:
     cards = "".join(
         _alias_card(label, data.get(key), model, base, mlflow_url, data.get("cards", {})) for key, label in _ALIASES
     )
-    checks = _quality_panel(data.get("quality")) + _drift_panel(data.get("drift"))
+    checks = _quality_panel(data.get("quality"), base) + _drift_panel(data.get("drift"))
     entries = data.get("ledger") or []
     timeline = (
         '<ol class="timeline">' + "".join(_ledger_entry(entry) for entry in entries) + "</ol>"
@@ -161,7 +210,7 @@ def _alias_card(
     )
 
 
-def _quality_panel(quality: dict[str, Any] | None) -> str:
+def _quality_panel(quality: dict[str, Any] | None, base: str) -> str:
     if not quality:
         return f'<article class="card wide"><h3>Data quality</h3>{_muted("no validation recorded yet")}</article>'
     failed = quality.get("failed") or []
@@ -171,7 +220,10 @@ def _quality_panel(quality: dict[str, Any] | None) -> str:
         ("data before", _text(quality.get("window_end") or "?")),
         ("expectations", f"{_text(quality.get('evaluated', '?'))} ({len(quality.get('warnings') or [])} warning(s))"),
     ]
-    if quality.get("docs_path"):
+    docs = docs_url(base, quality.get("docs_path"))
+    if docs:
+        facts.append(("data docs", _new_tab(docs, "Data Docs")))
+    elif quality.get("docs_path"):
         facts.append(("data docs", f"<code>{_text(quality['docs_path'])}</code>"))
     failures = "<ul>" + "".join(f"<li>{_text(item)}</li>" for item in failed) + "</ul>" if failed else ""
     return f'<article class="card wide"><h3>Data quality (latest)</h3>{_facts(facts)}{failures}</article>'

@@ -1,6 +1,7 @@
 """The Models page: a FastAPI app mounted at ``/models`` behind Airflow's login, shown in the UI's navigation.
 
-The HTML comes from ``pipelines.models_page``; this module only serves it. Unauthenticated requests are sent to
+The HTML comes from ``pipelines.models_page``; this module only serves it, and model card and Data Docs files
+with a CSP that runs no script (their values come from data). Unauthenticated requests are sent to
 Airflow's login page. ``MLFLOW_UI_URL`` is where the links to MLflow point (``make up`` sets it).
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -85,13 +87,28 @@ def model(request: Request, model: str) -> Response:
 def card(request: Request, model: str, version: str, name: str) -> Response:
     from pipelines import models_page
 
+    return _sandboxed(request, model, lambda: models_page.card_file(model, version, name), models_page.CARD_POLICY)
+
+
+@app.get("/{model}/data-docs/{window}/{path:path}")
+def data_docs(request: Request, model: str, window: str, path: str) -> Response:
+    """A file of the Data Docs of one of the model's snapshot windows."""
+    from pipelines import models_page
+
+    return _sandboxed(request, model, lambda: models_page.docs_file(model, window, path), models_page.DOCS_POLICY)
+
+
+def _sandboxed(request: Request, model: str, read: Callable[[], tuple[bytes, str]], policy: str) -> Response:
+    """A file of a model the user may see, with a CSP that lets it run no script; an error page otherwise."""
+    from pipelines import models_page
+
     if model not in _visible(request):
         return HTMLResponse(models_page.error_html(404, f"no model named {model!r}", _base(request)), 404)
     try:
-        content, media_type = models_page.card_file(model, version, name)
+        content, media_type = read()
     except models_page.PageError as exc:
         return HTMLResponse(models_page.error_html(exc.status, exc.message, _base(request)), exc.status)
-    headers = {"Content-Security-Policy": models_page.CARD_POLICY, "X-Content-Type-Options": "nosniff"}
+    headers = {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff"}
     return Response(content, media_type=media_type, headers=headers)
 
 

@@ -1,6 +1,7 @@
 """The Models page in headless Chromium against a real Airflow api-server: log in through Airflow's login page,
-open Models from the navigation, see the demo model's champion, open its model card, save a screenshot.
-Without Airflow's login the page is refused."""
+open Models from the navigation, see the demo model's champion, open its model card and the Data Docs of a
+window whose values are script (which never runs), save a screenshot. Without Airflow's login the page is
+refused."""
 
 from __future__ import annotations
 
@@ -13,14 +14,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 import requests
 
 from pipelines import registry
-from pipelines.config import load_model
+from pipelines.config import ModelConfig, load_model
+from pipelines.ingest import ingest, load
+from pipelines.models_page import DOCS_POLICY
+from pipelines.quality import QualityReport, validate
 from pipelines.retrain import retrain
 from tests.conftest import ROOT
 from tests.e2e.test_live_stack import alive, free_port, stack_script
@@ -40,6 +46,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--window-size=1400,1400",
 ]
+
+SCRIPT_VALUE = "<script>document.title='pwned'</script>"
+IMG_VALUE = "<img src=x onerror=\"window.pwned=1;document.title='pwned'\">"
 
 
 @pytest.fixture
@@ -87,6 +96,25 @@ def chromium():  # noqa: ANN201
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def docs_file(report: QualityReport) -> Path:
+    return Path(unquote(urlsplit(report.docs_path or "").path))
+
+
+def validate_hostile_window(cfg: ModelConfig, as_of: date, source_url: str) -> QualityReport:
+    """A copy of the window's snapshot whose values include a script and an image with an ``onerror`` handler,
+    validated: the gate fails on them and GX writes them into its Data Docs."""
+    snapshot = ingest(cfg, as_of, source_url)
+    frame = load(snapshot)
+    frame.loc[:9, "plan"] = SCRIPT_VALUE
+    frame.loc[:9, "region"] = IMG_VALUE
+    path = Path(snapshot.path).with_name("hostile.parquet")
+    frame.to_parquet(path, index=False)
+    report = validate(cfg, replace(snapshot, path=str(path), content_hash="hostile"))
+    assert not report.success and report.docs_path
+    assert SCRIPT_VALUE in docs_file(report).read_text()
+    return report
+
+
 def test_models_page_after_login_shows_the_champion(home, seeded_source, api_server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
@@ -99,6 +127,9 @@ def test_models_page_after_login_shows_the_champion(home, seeded_source, api_ser
         assert outcome.status in {"promoted", "rejected", "blocked"}, outcome.reasons
     champion = registry.by_alias("demo", registry.CHAMPION)
     assert champion is not None
+    # and: the latest validation is of a window whose values are markup and script
+    hostile = validate_hostile_window(cfg, date(2026, 3, 27), seeded_source)
+    window = docs_file(hostile).relative_to(home / "snapshots" / "demo").parts[0]
     base = api_server
     up = stack_script.wait_for(f"{base}/api/v2/version", 180)
     assert up, (home / "api-server.log").read_text()[-3000:]
@@ -117,6 +148,15 @@ def test_models_page_after_login_shows_the_champion(home, seeded_source, api_ser
     served = requests.get(card_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert served.status_code == 200 and served.headers["content-type"].startswith("text/html")
     assert served.headers["content-security-policy"].startswith("sandbox;")
+    # and: Data Docs are served the same way, for the model's windows only
+    docs = f"{base}/models/demo/data-docs/{quote(window)}"
+    for path, status in (("index.html", 200), ("..%2F..%2F..%2Fmlflow.db", 400), ("missing.html", 404)):
+        got = requests.get(f"{docs}/{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert got.status_code == status, got.text
+    assert got.headers["content-type"].startswith("text/html") and "missing.html" in got.text
+    index = requests.get(f"{docs}/index.html", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert index.headers["content-security-policy"] == DOCS_POLICY
+    assert requests.get(f"{docs}/index.html", allow_redirects=False, timeout=30).status_code == 307
 
     # When: a person logs in through Airflow's login page and opens Models from the navigation
     browser = chromium()
@@ -146,6 +186,21 @@ def test_models_page_after_login_shows_the_champion(home, seeded_source, api_ser
         wait.until(lambda b: len(b.window_handles) == 2)
         browser.switch_to.window(browser.window_handles[1])
         wait.until(lambda b: b.title == f"Model card: demo v{champion.version}")
+        browser.close()
+        browser.switch_to.window(browser.window_handles[0])
+
+        # and: the latest Data Docs open from the quality panel; the values' script and handler never run
+        browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe[title=Models]"))
+        browser.find_element(By.LINK_TEXT, "Data Docs").click()
+        wait.until(lambda b: len(b.window_handles) == 2)
+        browser.switch_to.window(browser.window_handles[1])
+        wait.until(
+            lambda b: "/data-docs/" in b.current_url and b.execute_script("return document.readyState") == "complete"
+        )
+        assert "document.title='pwned'" in browser.page_source
+        time.sleep(1)  # the image's error handler would have run by now
+        assert browser.title != "pwned"
+        assert browser.execute_script("return typeof window.pwned") == "undefined"
         browser.close()
         browser.switch_to.window(browser.window_handles[0])
 

@@ -116,3 +116,75 @@ def test_bad_card_requests_are_refused_before_any_lookup(model, version, name, s
     with pytest.raises(models_page.PageError) as refused:
         models_page.card_file(model, version, name)
     assert refused.value.status == status
+
+
+WINDOW = "window=2026-02-01_2026-03-20"
+
+
+@pytest.fixture
+def data_docs(home):
+    """Data Docs of one demo window, next to a snapshot and the MLflow store it must never serve."""
+    window = home / "snapshots" / "demo" / WINDOW
+    docs = window / "data_docs"
+    (docs / "validations" / "demo" / "__none__").mkdir(parents=True)
+    (docs / "static" / "styles").mkdir(parents=True)
+    (docs / "index.html").write_text("<h1>docs</h1>")
+    (docs / "validations" / "demo" / "__none__" / "snapshots-demo.html").write_text("<p>result</p>")
+    (docs / "static" / "styles" / "site.css").write_text("p {}")
+    (window / "0123.parquet").write_bytes(b"PAR1")
+    (home / "mlflow.db").write_bytes(b"SQLite")
+    (docs / "leak.html").symlink_to(home / "mlflow.db")
+    return docs
+
+
+def test_data_docs_files_are_served_from_the_models_window(data_docs):
+    assert models_page.docs_file("demo", WINDOW, "index.html") == (b"<h1>docs</h1>", "text/html; charset=utf-8")
+    page = models_page.docs_file("demo", WINDOW, "validations/demo/__none__/snapshots-demo.html")
+    assert page[0] == b"<p>result</p>"
+    assert models_page.docs_file("demo", WINDOW, "static/styles/site.css")[1] == "text/css; charset=utf-8"
+    assert models_page.DOCS_POLICY.startswith("sandbox;") and "script" not in models_page.DOCS_POLICY
+
+
+@pytest.mark.parametrize(
+    ("model", "window", "path", "status"),
+    [
+        ("nope", WINDOW, "index.html", 404),
+        ("demo", "window=2026-02-01_2026-03-21", "index.html", 404),
+        ("demo", WINDOW, "missing.html", 404),
+        ("demo", WINDOW, "leak.html", 404),  # a link out of the window's Data Docs
+        ("demo", "..", "index.html", 400),
+        ("demo", "window=../../..", "index.html", 400),
+        ("demo", WINDOW, "../0123.parquet", 400),
+        ("demo", WINDOW, "../../../mlflow.db", 400),
+        ("demo", WINDOW, "/etc/passwd.html", 400),
+        ("demo", WINDOW, "static//site.css", 400),
+        ("demo", WINDOW, ".hidden.html", 400),
+        ("demo", WINDOW, "validations/x.json", 400),
+        ("demo", WINDOW, "", 400),
+    ],
+)
+def test_bad_data_docs_requests_are_refused(data_docs, model, window, path, status):
+    with pytest.raises(models_page.PageError) as refused:
+        models_page.docs_file(model, window, path)
+    assert refused.value.status == status
+
+
+def test_quality_panel_and_alerts_link_to_the_data_docs_on_the_models_page(home, data_docs, monkeypatch):
+    from pipelines.alerts import docs_link
+
+    # Given: the latest validation's Data Docs page, as GX reports it
+    page = data_docs / "validations" / "demo" / "__none__" / "snapshots-demo.html"
+    quality = {**REPORT["quality"], "docs_path": page.as_uri()}
+    route = "demo/data-docs/window%3D2026-02-01_2026-03-20/validations/demo/__none__/snapshots-demo.html"
+
+    # Then: the Models page links to it through its own route
+    html = models_page.model_html({**REPORT, "quality": quality}, "/models", "http://mlflow.test:5000/")
+    assert f'href="/models/{route}"' in html and ">Data Docs</a>" in html
+    # and: an alert links there when Airflow's base URL is known, else as before
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example/base/")
+    assert docs_link(page.as_uri()) == f"https://airflow.example/base/models/{route}"
+    assert docs_link("file:///elsewhere/data_docs/index.html") == "file:///elsewhere/data_docs/index.html"
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL")
+    assert docs_link(page.as_uri()) == page.as_uri()
+    monkeypatch.setenv("PIPELINES_DOCS_BASE_URL", "https://state.example")
+    assert docs_link(page.as_uri()) == "https://state.example" + page.as_uri().removeprefix(home.as_uri())
