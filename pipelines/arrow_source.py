@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +55,7 @@ from pipelines.sources import (
     SourceSchemaError,
     _first_line,
     _safe,
+    row_order,
     single_statement,
     zoned_column_error,
 )
@@ -155,6 +156,7 @@ def window_query(
     future_after: datetime | None = None,
     order_by: Sequence[str] = (),
     zone: str = "UTC",
+    as_text: Collection[str] = (),
 ) -> str:
     """The SQL text the driver runs for a window: the rows of ``sources.window_statement``, ordered by ``order_by``.
 
@@ -162,7 +164,8 @@ def window_query(
     (wall-clock times in ``zone``, as ``Window.bounds``). A query source must be a single statement; it gets
     the bounds in place of ``:window_start`` and ``:window_end``, found as SQLAlchemy's ``text()`` finds
     parameters (``::`` casts and ``\\:`` escapes are left alone); any other parameter is a
-    ``SourceSchemaError``, as it would fail on the SQLAlchemy path.
+    ``SourceSchemaError``, as it would fail on the SQLAlchemy path. Columns in ``as_text`` are ordered as text
+    by code point.
     """
     start, end = window.bounds(zone)
     if source.query is not None:
@@ -179,7 +182,9 @@ def window_query(
             condition = f"({condition}) OR {ts} > {timestamp_literal(later)}"
         sql = f"SELECT * FROM {table} WHERE {condition}"
     if order_by:
-        sql += " ORDER BY " + ", ".join(_quote(name) for name in order_by)
+        sql += " ORDER BY " + ", ".join(
+            f'CAST({_quote(name)} AS text) COLLATE "C"' if name in as_text else _quote(name) for name in order_by
+        )
     return sql
 
 
@@ -249,13 +254,16 @@ def open_window(
             if batch_bytes is not None:
                 statement.set_options(**{_BATCH_HINT: str(batch_bytes)})
             statement.set_sql_query(unordered)
-            names = pa.schema(statement.execute_schema()).names
+            schema = pa.schema(statement.execute_schema())
+            names = schema.names
             if timestamp not in names:
                 raise SourceSchemaError(
                     f"the source has no timestamp column {timestamp!r}; it has {', '.join(map(str, names))}"
                 )
-            order = [c for c in (timestamp, entity_key) if c is not None and c in names]
-            query = window_query(source, timestamp, window, future_after, order_by=order, zone=zone)
+            order = row_order(names, timestamp, entity_key)
+            # Ordered by every column, text compares by code point, as pandas orders it on the other path.
+            text = [f.name for f in schema if _is_text(f.type)] if entity_key is None else []
+            query = window_query(source, timestamp, window, future_after, order_by=order, zone=zone, as_text=text)
             statement.set_sql_query(query)
             stream, _ = statement.execute_query()
             reader = pa.RecordBatchReader.from_stream(stream)
@@ -440,6 +448,10 @@ class ArrowDigest:
             for part in parts:
                 digest.update(part.digest())
         return digest.hexdigest()
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def _fixed_width(kind: pa.DataType) -> bool:

@@ -86,13 +86,22 @@ class SourceConfig(_Frozen):
 
 class ColumnsConfig(_Frozen):
     timestamp: Identifier
-    entity_key: Identifier
+    entity_key: Identifier | None = Field(
+        default=None,
+        description="Column naming the entity a row is about; optional. Ingest orders rows by the timestamp, then "
+        "by it (without one, by every other column).",
+    )
     label: Identifier
     numeric: tuple[Identifier, ...] = ()
     categorical: tuple[Identifier, ...] = ()
     timestamp_timezone: str = Field(
         default="UTC",
         description="IANA zone of a timestamp column without a zone (wall-clock times); ingest converts it to UTC.",
+    )
+    unique_key: tuple[Identifier, ...] | None = Field(
+        default=None,
+        description="Columns no two rows may share (the quality gate checks them); default the entity key, "
+        "else none; [] for none.",
     )
 
     @field_validator("timestamp_timezone")
@@ -106,24 +115,34 @@ class ColumnsConfig(_Frozen):
 
     @field_validator("timestamp", "entity_key", "label")
     @classmethod
-    def _plain(cls, value: str) -> str:
-        return _identifier(value)
+    def _plain(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value)
 
-    @field_validator("numeric", "categorical")
+    @field_validator("numeric", "categorical", "unique_key")
     @classmethod
-    def _plain_all(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_identifier(v) for v in values)
+    def _plain_all(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if values is None else tuple(_identifier(v) for v in values)
 
     @model_validator(mode="after")
     def _distinct(self) -> ColumnsConfig:
         features = self.features
         if not features:
             raise ValueError("at least one numeric or categorical feature is needed")
-        names = [self.timestamp, self.entity_key, self.label, *features]
+        names = [self.timestamp, *([self.entity_key] if self.entity_key else []), self.label, *features]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"columns listed twice: {', '.join(dupes)}")
+        unique = self.unique_key or ()
+        if len(set(unique)) < len(unique):
+            raise ValueError(f"unique_key lists a column twice: {', '.join(unique)}")
         return self
+
+    @property
+    def unique_columns(self) -> tuple[str, ...]:
+        """The columns the quality gate checks for duplicates: ``unique_key``, else the entity key, else none."""
+        if self.unique_key is not None:
+            return self.unique_key
+        return (self.entity_key,) if self.entity_key else ()
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -131,7 +150,7 @@ class ColumnsConfig(_Frozen):
 
     @property
     def all(self) -> tuple[str, ...]:
-        return (self.timestamp, self.entity_key, *self.features, self.label)
+        return (self.timestamp, *([self.entity_key] if self.entity_key else []), *self.features, self.label)
 
 
 class WindowsConfig(_Frozen):

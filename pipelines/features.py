@@ -66,9 +66,13 @@ def labels(frame: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
 
 
 def split(frame: pd.DataFrame, cfg: ModelConfig, window: Window) -> Splits:
-    """Holdout = the window's last days; the training days' newest rows validate early stopping."""
-    ts = cfg.columns.timestamp
-    ordered = frame.sort_values([ts, cfg.columns.entity_key], kind="stable")
+    """Holdout = the window's last days; the training days' newest rows validate early stopping.
+
+    Rows are ordered by the timestamp, then the entity key when there is one; the sort is stable, so rows of
+    the same moment keep the snapshot's order.
+    """
+    ts, key = cfg.columns.timestamp, cfg.columns.entity_key
+    ordered = frame.sort_values([ts, key] if key else [ts], kind="stable")
     is_holdout = ordered[ts] >= window.holdout_bound()
     training, holdout = ordered[~is_holdout], ordered[is_holdout]
     n_valid = int(round(len(training) * cfg.windows.validation_fraction))

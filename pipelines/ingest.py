@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from pipelines import settings
 from pipelines.config import ModelConfig
-from pipelines.sources import read_window
+from pipelines.sources import read_window, row_order
 from pipelines.windows import Window
 
 if TYPE_CHECKING:  # pandas is imported where it is used: the Arrow path does not need it
@@ -95,7 +95,7 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
 
     The engine follows the URL: binary COPY into Arrow for PostgreSQL, SQLAlchemy for the rest;
     ``PIPELINES_INGEST_ENGINE=sqlalchemy`` forces SQLAlchemy (see the module docstring). Rows are ordered
-    by the timestamp, then the entity key. Raises ``SourceSchemaError`` (bad URL, missing table or column)
+    by the timestamp, then the entity key (without one, every other column: ``sources.row_order``). Raises ``SourceSchemaError`` (bad URL, missing table or column)
     or ``SourceError`` (server unreachable) from ``pipelines.sources``.
     """
     from pipelines.arrow_source import use_arrow
@@ -121,8 +121,8 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
 def window_frame(cfg: ModelConfig, window: Window, source_url: str) -> pd.DataFrame:
     """The window's rows as a DataFrame, read by the engine ``ingest`` picks for ``source_url``; no snapshot.
 
-    For the drift monitor, which needs the rows in memory anyway. The Arrow path gives them ordered by the
-    timestamp and the entity key, with the dtypes a snapshot has; the SQLAlchemy path in the database's order.
+    For the drift monitor, which needs the rows in memory anyway. The Arrow path gives them in snapshot order
+    (``sources.row_order``), with the dtypes a snapshot has; the SQLAlchemy path in the database's order.
     """
     from pipelines.arrow_source import open_window, use_arrow
 
@@ -148,8 +148,8 @@ def _ingest_frame(cfg: ModelConfig, window: Window, source_url: str, folder: Pat
         future_after=_utc_now(),
         zone=cfg.columns.timestamp_timezone,
     )
-    key = [c for c in (cfg.columns.timestamp, cfg.columns.entity_key) if c in frame.columns]
-    frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
+    order = row_order(list(frame.columns), cfg.columns.timestamp, cfg.columns.entity_key)
+    frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
     digest = content_hash(frame)
     path = folder / f"{digest[:16]}.parquet"
     _write_atomically(frame, path)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
@@ -144,6 +144,23 @@ def daily_suite_dict(name: str, severity: str) -> dict[str, Any]:
     }
 
 
+def with_unique_key(suite: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """The suite with a critical check that no two rows share the values of ``columns`` (none without
+    columns, or when the suite has that very check already)."""
+    if not columns:
+        return suite
+    check: dict[str, Any] = (
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": columns[0]}}
+        if len(columns) == 1
+        else {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": list(columns)}}
+    )
+    expectations = suite.get("expectations", [])
+    if any(e.get("type") == check["type"] and e.get("kwargs") == check["kwargs"] for e in expectations):
+        return suite
+    meta = {"severity": "critical", "notes": "columns.unique_key (default: the entity key): no two rows share it"}
+    return {**suite, "expectations": [*expectations, {**check, "meta": meta}]}
+
+
 def suite_parameters(cfg: ModelConfig, snapshot: Snapshot) -> dict[str, Any]:
     """Values for the suite's ``$PARAMETER`` placeholders, derived from the snapshot's window and the config."""
     window = snapshot.window
@@ -188,6 +205,7 @@ def validate(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport:
         suite_parameters(cfg, snapshot),
         days=days,
         day_severity=cfg.quality.daily.severity,
+        unique=cfg.columns.unique_columns,
     )
     report = replace(report, result_path=str(result_file), docs_path=docs_path)
     result_file.write_text(json.dumps({"report": report.to_dict(), **full_result}, indent=2, default=str))
@@ -224,9 +242,11 @@ def run_suite(
     parameters: dict[str, Any] | None = None,
     days: pd.DataFrame | None = None,
     day_severity: str = "critical",
+    unique: Sequence[str] = (),
 ) -> tuple[QualityReport, dict[str, Any], str | None]:
     """Run one suite on a dataframe, and the generated per-day suite on ``days`` (a ``day_checks`` frame),
-    through a file-based GX context in ``project_dir``.
+    through a file-based GX context in ``project_dir``. With ``unique`` (``columns.unique_key``), the suite
+    also checks that no two rows share those columns' values.
 
     Returns the compact report, GX's full results as JSON (``result``, ``day_result``) and the suite's Data
     Docs page (``project_dir/data_docs``).
@@ -239,7 +259,13 @@ def run_suite(
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         built: list[Any] = []  # what Data Docs renders: the new results, and suites stored anew
         identifier, result = _run_checkpoint(
-            context, asset_name, load_suite_dict(suite_name), frame, "SUMMARY", built, parameters
+            context,
+            asset_name,
+            with_unique_key(load_suite_dict(suite_name), unique),
+            frame,
+            "SUMMARY",
+            built,
+            parameters,
         )
         report = _report(suite_name, result)
         full = {"result": result.to_json_dict()}

@@ -20,7 +20,7 @@ only the errors and the statements defined here, and the CLI starts ~0.3 s soone
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,6 +211,15 @@ def window_statement(
         return sa.select(sa.literal_column("*")).select_from(table).where(in_window)
     later = max(wall_clock(future_after, zone), end)
     return sa.select(sa.literal_column("*")).select_from(table).where(sa.or_(in_window, ts > later))
+
+
+def row_order(columns: Sequence[str], timestamp: str, entity_key: str | None) -> list[str]:
+    """The columns a snapshot's rows are ordered by: the timestamp, then the entity key; without an entity key,
+    every other column in the source's order (text compared by code point), so the same rows always come in
+    the same order and give the same snapshot."""
+    if entity_key is None:
+        return [timestamp, *(c for c in columns if c != timestamp)] if timestamp in columns else []
+    return [c for c in (timestamp, entity_key) if c in columns]
 
 
 def read_window(

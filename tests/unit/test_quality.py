@@ -23,7 +23,7 @@ import pytest
 from pipelines.alerts import quality_alert
 from pipelines.config import DailyChecksConfig, ModelConfig
 from pipelines.ingest import ingest
-from pipelines.quality import CheckResult, QualityGateFailed, QualityReport, day_checks, validate
+from pipelines.quality import CheckResult, QualityGateFailed, QualityReport, day_checks, validate, with_unique_key
 from pipelines.scenarios import SCENARIOS
 from pipelines.seed import generate, seed
 from pipelines.windows import Window
@@ -279,3 +279,31 @@ def test_reports_round_trip_with_the_day_fields() -> None:
     assert QualityReport.from_dict(older) == replace(
         report, critical=[replace(check, statistic=None, day=None, bound=None)], day_checks=0
     )
+
+
+def test_the_unique_key_check_follows_the_config(demo_cfg: ModelConfig) -> None:
+    # Given: a suite without a uniqueness check, and configs with and without an entity key or unique key
+    suite = {"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "x"}}]}
+    data = demo_cfg.model_dump(by_alias=True)
+
+    def columns(**changes: object) -> tuple[str, ...]:
+        cfg = ModelConfig.model_validate({**data, "columns": {**data["columns"], **changes}})
+        return cfg.columns.unique_columns
+
+    # Then: the entity key by default, the listed columns, or none
+    assert columns() == ("customer_id",)
+    assert columns(unique_key=["customer_id", "event_ts"]) == ("customer_id", "event_ts")
+    assert columns(unique_key=[]) == columns(entity_key=None) == ()
+    assert columns(entity_key=None, unique_key=["event_ts"]) == ("event_ts",)
+    with pytest.raises(ValueError, match="unique_key lists a column twice"):
+        columns(unique_key=["event_ts", "event_ts"])
+    # and: the suite gets one critical check for them, none without columns, no second copy of its own
+    single = with_unique_key(suite, ("customer_id",))
+    assert single["expectations"][-1]["type"] == "expect_column_values_to_be_unique"
+    assert single["expectations"][-1]["kwargs"] == {"column": "customer_id"}
+    assert single["expectations"][-1]["meta"]["severity"] == "critical"
+    compound = with_unique_key(suite, ("customer_id", "event_ts"))["expectations"][-1]
+    assert compound["type"] == "expect_compound_columns_to_be_unique"
+    assert compound["kwargs"] == {"column_list": ["customer_id", "event_ts"]}
+    assert with_unique_key(suite, ()) == suite
+    assert with_unique_key(single, ("customer_id",)) == single
