@@ -10,6 +10,8 @@ aggregate of the snapshot (``day_checks``: one row per day, column and statistic
 and the bounds it must lie within) with a generated suite ``<suite>__daily``. What it checks, for every
 suite, from the config's column lists and ``quality.daily``:
 
+- no two rows share the values of ``columns.unique_key`` (default: the entity key; added to the suite
+  itself, critical);
 - every feature and the label has at least one non-null value in the window, and no day has a ±inf value
   in a numeric column (always, critical);
 - each day of the window (UTC days, from the first with data): its row count, each column's null rate, each

@@ -522,6 +522,13 @@ def test_window_query_renders_only_typed_timestamps(demo_cfg: ModelConfig, sourc
         assert "::bigint" in sql
 
 
+def test_window_query_orders_text_columns_by_code_point_when_asked(demo_cfg: ModelConfig) -> None:
+    window = Window.for_as_of(AS_OF, demo_cfg.windows)
+    order = ["event_ts", "Plan", "tenure_months"]
+    sql = window_query(demo_cfg.source, "event_ts", window, order_by=order, as_text=["Plan"])
+    assert sql.endswith('ORDER BY "event_ts", CAST("Plan" AS text) COLLATE "C", "tenure_months"')
+
+
 @pytest.mark.parametrize(
     "query",
     [
