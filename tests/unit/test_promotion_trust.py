@@ -231,7 +231,9 @@ def test_new_category_values_after_training_never_stop_evaluate_promote_or_drift
     with engine.begin() as conn:
         for value, parity in (("zz-new", 0), ("newtown", 1)):
             conn.execute(
-                sa.text("UPDATE customer_events SET region = :v WHERE event_ts >= '2026-03-01' AND customer_id % 2 = :p"),
+                sa.text(
+                    "UPDATE customer_events SET region = :v WHERE event_ts >= '2026-03-01' AND customer_id % 2 = :p"
+                ),
                 {"v": value, "p": parity},
             )
     engine.dispose()
