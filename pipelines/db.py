@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 
 from pipelines import settings
 
-LEDGER_KINDS = (
+LedgerKind = Literal[
     "promoted",
     "rejected",
     "blocked",
@@ -26,7 +26,8 @@ LEDGER_KINDS = (
     "approved",
     "refused",
     "found",
-)
+]
+LEDGER_KINDS: tuple[str, ...] = get_args(LedgerKind)
 """What a ledger entry records; ``found`` is a champion move that no decision explains, recorded when seen."""
 
 METADATA = sa.MetaData()

@@ -12,24 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 import sqlalchemy as sa
 
 from pipelines import db
 
-Kind = Literal[
-    "promoted",
-    "rejected",
-    "blocked",
-    "rolled_back",
-    "rolled_forward",
-    "readmitted",
-    "approved",
-    "refused",
-    "found",
-]
-KINDS: tuple[str, ...] = get_args(Kind)  # the table's CHECK constraint lists db.LEDGER_KINDS, the same names
+Kind = db.LedgerKind
+KINDS = db.LEDGER_KINDS
 CHAMPION_MOVES = frozenset({"promoted", "rolled_back", "rolled_forward", "readmitted", "found"})
 """Kinds whose entry says which version became champion (``found``: a move no decision explains)."""
 

@@ -184,7 +184,3 @@ def test_an_approval_that_comes_too_late_is_kept_but_not_applied(
     assert (latest.kind, latest.version, latest.actor) == ("approved", 2, "alice")
     assert "not applied: demo: champion is now v3" in latest.reasons[-1]
     assert registry.by_alias("demo", registry.CHAMPION).version == v3
-
-
-def test_the_kinds_in_code_are_the_kinds_the_table_accepts() -> None:
-    assert ledger.KINDS == db.LEDGER_KINDS
