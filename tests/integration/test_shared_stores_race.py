@@ -22,10 +22,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def test_two_workers_racing_on_one_model_train_once_and_promote_once(
     postgres_databases: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from mlflow import MlflowClient
+
     from pipelines.seed import seed
 
     source, store = postgres_databases(), postgres_databases()
     seed(source, date(2026, 1, 1), days=70, rows_per_day=150, seed=11)
+    # a deployed MLflow store exists before its workers start (two migrating one empty database would race)
+    MlflowClient(tracking_uri=store, registry_uri=store).search_experiments()
     shared = {
         "PIPELINES_SOURCE_URL": source,
         "MLFLOW_TRACKING_URI": store,
@@ -42,7 +46,7 @@ def test_two_workers_racing_on_one_model_train_once_and_promote_once(
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(worker, ["worker-a", "worker-b"]))
     for run in runs:
-        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     outcomes = [json.loads(run.stdout) for run in runs]
 
     # then one of them trained (the other waited and reused that version) and one promoted it
