@@ -1,20 +1,21 @@
 """The real stack, started as `make up` starts it (scripts/stack.py): scheduler, dag-processor, api-server
-and triggerer against a PostgreSQL metadata DB, MLflow and the source on PostgreSQL too. Backfills go through
-the REST API with the CLI; then the same DAG runs once under the CeleryExecutor with a real worker and Redis.
-`make down` must leave none of the started processes behind."""
+and triggerer against a PostgreSQL metadata DB, MLflow and the source on PostgreSQL too. The api-server and
+MLflow listen on 127.0.0.1 only, MLflow refuses writes without its generated admin login, and the DAGs train and
+promote through it. Backfills go through the REST API with the CLI; then the same DAG runs once under the
+CeleryExecutor with a real worker and Redis. `make down` must leave none of the started processes behind."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -30,12 +31,7 @@ assert _spec is not None and _spec.loader is not None
 stack_script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stack_script)
 alive = stack_script.alive
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+free_port = stack_script.free_port
 
 
 def stack(env: dict[str, str], verb: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +51,7 @@ def pipelines_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProces
 def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeypatch):
     airflow_db, mlflow_db, source_db = postgres_databases(), postgres_databases(), postgres_databases()
     seed(source_db, date(2026, 1, 1), days=60, rows_per_day=150, seed=3)
-    port = free_port()
+    port, mlflow_port = free_port(), free_port()
     env = {
         **os.environ,
         "PIPELINES_HOME": str(home),
@@ -64,7 +60,7 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW_PORT": str(port),
-        "MLFLOW_PORT": str(free_port()),
+        "MLFLOW_PORT": str(mlflow_port),
         "MLFLOW_TRACKING_URI": mlflow_db,
         "MLFLOW_REGISTRY_URI": mlflow_db,
         "PIPELINES_SOURCE_URL": source_db,
@@ -77,9 +73,28 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         # Given: the stack on PostgreSQL, as `make up` starts it
         up = stack(env, "up")
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "Airflow UI: http://localhost:" in up.stdout and "password" in up.stdout
+        assert f"Airflow UI: http://localhost:{port}  (user admin password" in up.stdout
+        mlflow_password = (home / "run" / "mlflow_admin_password").read_text()
+        assert f"MLflow UI:  http://localhost:{mlflow_port}  (user admin password {mlflow_password})" in up.stdout
+        assert (home / "run" / "mlflow_admin_password").stat().st_mode & 0o777 == 0o600
         started += process_groups(home)
         wait_for_dag(env, "retrain_demo")
+
+        # Then: both servers listen on 127.0.0.1 only; Airflow knows the URL it serves at; MLflow refuses anyone
+        # without the admin login, and the Airflow components reach it with that login
+        assert listening(port) == listening(mlflow_port) == {"127.0.0.1"}
+        mlflow_url = f"http://127.0.0.1:{mlflow_port}/api/2.0/mlflow"
+        alias = {"name": "demo", "alias": "champion", "version": "1"}
+        assert requests.post(f"{mlflow_url}/registered-models/alias", json=alias, timeout=30).status_code == 401
+        search = f"{mlflow_url}/registered-models/search"
+        assert requests.get(search, auth=("admin", mlflow_password), timeout=30).status_code == 200
+        scheduler = process_environment(home, "airflow-scheduler")
+        assert scheduler["AIRFLOW__API__BASE_URL"] == f"http://localhost:{port}"
+        assert scheduler["MLFLOW_TRACKING_URI"] == f"http://127.0.0.1:{mlflow_port}"
+        assert (scheduler["MLFLOW_TRACKING_USERNAME"], scheduler["MLFLOW_TRACKING_PASSWORD"]) == (
+            "admin",
+            mlflow_password,
+        )
 
         # When: a backfill of three dates through the REST API, with the CLI
         result = pipelines_cli(env, "backfill", "--from", "2026-02-25", "--to", "2026-02-27", "--unpause", "--json")
@@ -141,6 +156,17 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         time.sleep(1)
         assert [pgid for pgid in started if alive(pgid)] == [], "make down left processes behind"
         assert down.returncode == 0, down.stderr
+
+
+def listening(port: int) -> set[str]:
+    """The addresses something listens on at ``port``."""
+    return {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port}
+
+
+def process_environment(home: Path, name: str) -> dict[str, str]:
+    """The environment a process group started by stack.py runs with."""
+    pgid = int((home / "run" / f"{name}.pid").read_text())
+    return dict(psutil.Process(pgid).environ())
 
 
 def api(env: dict[str, str]) -> tuple[str, dict[str, str]]:
