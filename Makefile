@@ -15,14 +15,19 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export GX_ANALYTICS_ENABLED := False
+# make up: where the Airflow api-server and the MLflow server listen (127.0.0.1: this machine only)
+AIRFLOW_HOST ?= 127.0.0.1
+AIRFLOW_PORT ?= 8080
+MLFLOW_HOST ?= 127.0.0.1
+MLFLOW_PORT ?= 5000
 
 .PHONY: help install demo test lint browser bench up down clean
 
 help:
-	@echo "make demo   seed demo data and run the retrain DAG for several dates (embedded defaults)"
+	@echo "make demo   seed demo data and run the retrain DAG for several dates through Airflow's scheduler (embedded defaults)"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make bench  run the benchmarks (drift vs Evidently, ingest vs raw ADBC and read_sql) and print their ratios"
-	@echo "make up     start Airflow (UI :8080) and the MLflow UI (:5000) on the state in $(PIPELINES_HOME)"
+	@echo "make up     start Airflow (UI $(AIRFLOW_HOST):$(AIRFLOW_PORT)) and MLflow (UI $(MLFLOW_HOST):$(MLFLOW_PORT), login required) on the state in $(PIPELINES_HOME)"
 	@echo "make down   stop what make up started"
 	@echo "make clean  delete the state folder $(PIPELINES_HOME)"
 

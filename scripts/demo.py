@@ -1,7 +1,11 @@
-"""``make demo``: seed the demo data, run the real ``retrain_demo`` DAG for consecutive dates, show the history.
+"""``make demo``: seed the demo data, run the real ``retrain_demo`` DAG for consecutive dates through Airflow's
+scheduler, show the history.
 
-Everything lands in the state folder (``$PIPELINES_HOME``, default ``.local/``); Airflow's own output for
-each run goes to ``$PIPELINES_HOME/logs/`` so the terminal shows progress, not pages of task logs.
+For the demo only, Airflow's api-server (on 127.0.0.1, a free port), scheduler and dag-processor run on the
+state folder's embedded stores, each in its own process group (``make down`` stops any left behind), and stop
+at the end. The runs stay in Airflow's database with their task logs: ``make up`` shows them as they ran.
+The scheduler creates no scheduled runs (``[scheduler] use_job_schedule`` off), so only the demo's dates run.
+Everything lands in the state folder (``$PIPELINES_HOME``, default ``.local/``).
 """
 
 from __future__ import annotations
@@ -11,84 +15,187 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import requests
+import stack
 
 BIN = Path(sys.executable).parent
-HOME = Path(os.environ.get("PIPELINES_HOME", Path(__file__).resolve().parent.parent / ".local"))
-LOGS = HOME / "logs"
 DAG_ID = "retrain_demo"
 SEED_START, SEED_DAYS = date(2026, 1, 1), 120
 RUN_DATES = [date(2026, 4, 26) + timedelta(days=i) for i in range(5)]
+COMPONENTS = {"api-server": [], "scheduler": ["--skip-serve-logs"], "dag-processor": []}
+READY_SECONDS = 240
+RUN_SECONDS = 1200
 
 
 def step(number: int, total: int, text: str) -> None:
     print(f"\n[{number}/{total}] {text}", flush=True)
 
 
-def run(args: list[str], log: Path | None = None) -> subprocess.CompletedProcess[str]:
-    if log is None:
-        return subprocess.run(args, text=True, capture_output=True, check=False)
-    with log.open("w") as handle:
-        return subprocess.run(args, text=True, stdout=handle, stderr=subprocess.STDOUT, check=False)
-
-
 def pipelines(*args: str) -> subprocess.CompletedProcess[str]:
-    return run([str(BIN / "python"), "-m", "pipelines", *args])
+    return subprocess.run([str(BIN / "python"), "-m", "pipelines", *args], text=True, capture_output=True, check=False)
 
 
-def status() -> dict:
-    result = pipelines("status", "--model", "demo", "--json")
-    if result.returncode != 0:
-        sys.exit(f"status failed: {result.stderr}")
-    return json.loads(result.stdout)
+def status() -> dict[str, Any]:
+    """``python -m pipelines status --model demo --json``, in this process (its imports are paid once)."""
+    from pipelines.status import status as model_status
+
+    return model_status("demo")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One DAG run as Airflow recorded it: its state, the tasks that ran to success and those that failed."""
+
+    run_id: str
+    state: str
+    succeeded: list[str]
+    failed: list[str]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """A successful run in which tasks really ran: a run with no task is a failure."""
+        return self.state == "success" and bool(self.succeeded) and not self.failed
+
+
+class Airflow:
+    """The demo's Airflow REST API, logged in as the admin user the simple auth manager generated."""
+
+    def __init__(self, url: str, password: str) -> None:
+        self.url = url
+        token = requests.post(f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30)
+        token.raise_for_status()
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, f"{self.url}/api/v2{path}", timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def run(self, day: date, run_id: str) -> Run:
+        """Run the DAG for ``day`` (a run of that date made earlier is replaced) and wait for it to finish."""
+        logical = f"{day.isoformat()}T00:00:00Z"
+        runs = f"/dags/{DAG_ID}/dagRuns"
+        for old in self.call("GET", runs, params={"logical_date_gte": logical, "logical_date_lte": logical})[
+            "dag_runs"
+        ]:
+            self.call("DELETE", f"{runs}/{old['dag_run_id']}")
+        started = time.monotonic()
+        self.call("POST", runs, json={"dag_run_id": run_id, "logical_date": logical, "conf": {}})
+        state = "queued"
+        while state not in ("success", "failed") and time.monotonic() - started < RUN_SECONDS:
+            time.sleep(2)
+            state = self.call("GET", f"{runs}/{run_id}")["state"]
+        tasks = self.call("GET", f"{runs}/{run_id}/taskInstances")["task_instances"]
+        return Run(
+            run_id,
+            state,
+            [t["task_id"] for t in tasks if t["state"] == "success"],
+            [t["task_id"] for t in tasks if t["state"] in ("failed", "upstream_failed")],
+            time.monotonic() - started,
+        )
+
+
+@contextmanager
+def airflow() -> Iterator[Airflow]:
+    """Airflow's api-server, scheduler and dag-processor for the demo, its DAG unpaused while they run; paused
+    again (when it was) and every process group stopped afterwards, whatever happens."""
+    if busy := stack.running():
+        sys.exit(f"{', '.join(busy)} already running on {stack.HOME}: make down first")
+    port = str(stack.free_port())
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **stack.airflow_environment("127.0.0.1", port, url),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "2",  # one task runs at a time: no need for 32 idle worker processes
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+    }
+    if not stack.migrate(env):
+        sys.exit(1)
+    names = []
+    try:
+        for name, args in COMPONENTS.items():
+            names.append(f"{stack.DEMO_PREFIX}airflow-{name}")
+            stack.start(names[-1], [str(BIN / "airflow"), name, *args], env)
+        api = ready(url)
+        paused = api.call("GET", f"/dags/{DAG_ID}")["is_paused"]
+        api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+        try:
+            yield api
+        finally:
+            if paused:
+                api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
+    finally:
+        stack.stop(*names)
+
+
+def ready(url: str) -> Airflow:
+    """The API once the api-server answers and the DAG is parsed; exits with one line after ``READY_SECONDS``."""
+    deadline = time.monotonic() + READY_SECONDS
+    if not stack.wait_for(f"{url}/api/v2/version", READY_SECONDS):
+        sys.exit(f"the api-server did not answer within {READY_SECONDS} s: see {stack.LOGS}")
+    passwords = Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    api = Airflow(url, json.loads(passwords.read_text())["admin"])
+    while time.monotonic() < deadline:
+        if api.session.get(f"{url}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200:
+            return api
+        time.sleep(2)
+    sys.exit(f"{DAG_ID} was not parsed within {READY_SECONDS} s: see {stack.LOGS / 'demo-airflow-dag-processor.log'}")
 
 
 def main() -> int:
-    LOGS.mkdir(parents=True, exist_ok=True)
     total = 4
-    step(1, total, f"seeding {SEED_DAYS} days of demo customers into the source database")
-    seeded = pipelines("seed", "--start", SEED_START.isoformat(), "--days", str(SEED_DAYS))
-    print("   ", (seeded.stdout or seeded.stderr).strip())
-    if seeded.returncode != 0:
-        return 1
+    step(1, total, "starting Airflow for the demo: api-server (127.0.0.1), scheduler, dag-processor")
+    with airflow() as api:
+        print(f"    up at {api.url}; their logs are in {stack.LOGS}")
+        step(2, total, f"seeding {SEED_DAYS} days of demo customers into the source database")
+        seeded = pipelines("seed", "--start", SEED_START.isoformat(), "--days", str(SEED_DAYS))
+        print("   ", (seeded.stdout or seeded.stderr).strip())
+        if seeded.returncode != 0:
+            return 1
 
-    step(2, total, f"preparing the Airflow metadata database in {os.environ.get('AIRFLOW_HOME')}")
-    migrated = run([str(BIN / "airflow"), "db", "migrate"], LOGS / "airflow-db-migrate.log")
-    if migrated.returncode != 0:
-        print(f"    airflow db migrate failed; see {LOGS / 'airflow-db-migrate.log'}")
-        return 1
-    print("    done")
-
-    step(3, total, f"running the {DAG_ID} DAG for {len(RUN_DATES)} consecutive dates")
-    failures = 0
-    for index, day in enumerate(RUN_DATES, 1):
-        log = LOGS / f"{DAG_ID}_{day}.log"
-        print(f"    ({index}/{len(RUN_DATES)}) {day}: running ...", end="", flush=True)
-        started = time.monotonic()
-        result = run([str(BIN / "airflow"), "dags", "test", DAG_ID, day.isoformat()], log)
-        ok = result.returncode == 0 and "state=success" in log.read_text()
-        failures += not ok
-        report = status()
-        champion = report["champion"]
-        last = next((d for d in report["ledger"] if d["window_end"] == day.isoformat()), None)
-        verdict = last["kind"] if last else "no change"
-        print(
-            f"\r    ({index}/{len(RUN_DATES)}) {day}: {'success' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s,"
-            f" decision: {verdict}, champion v{champion['version'] if champion else '-'}   (log: {log})"
-        )
+        step(3, total, f"running the {DAG_ID} DAG for {len(RUN_DATES)} consecutive dates through the scheduler")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        failures = 0
+        for index, day in enumerate(RUN_DATES, 1):
+            print(f"    ({index}/{len(RUN_DATES)}) {day}: running ...", end="", flush=True)
+            run = api.run(day, f"demo__{day}__{stamp}")
+            failures += not run.ok
+            report = status()
+            champion = report["champion"]
+            last = next((d for d in report["ledger"] if d["window_end"] == day.isoformat()), None)
+            outcome = "success" if run.ok else f"FAILED ({run.state}; failed: {', '.join(run.failed) or 'none'})"
+            print(
+                f"\r    ({index}/{len(RUN_DATES)}) {day}: {outcome} in {run.seconds:.0f}s, {len(run.succeeded)} tasks"
+                f" ran, decision: {last['kind'] if last else 'no change'},"
+                f" champion v{champion['version'] if champion else '-'}"
+            )
+            if run.state not in ("success", "failed"):
+                print(f"    the run did not finish within {RUN_SECONDS} s; stopping the demo")
+                break
+    print(f"    stopped the demo's Airflow; the runs and their task logs stay in {os.environ['AIRFLOW_HOME']}")
 
     step(4, total, "champion history (python -m pipelines status)")
-    print("\n".join("    " + line for line in pipelines("status", "--model", "demo").stdout.splitlines()))
+    from pipelines.status import history_lines
+
+    print("\n".join("    " + line for line in history_lines(status())))
     print(
         f"""
 Open the UIs on this state:
-    make up      Airflow UI  http://localhost:8080  (login printed by make up)
-                 Models page http://localhost:8080/plugin/models  (champion, ledger, model cards)
-                 MLflow UI   http://localhost:5000  (experiment and registered model "demo")
+    make up      Airflow UI  {stack.AIRFLOW_URL}  (the runs above, task logs included; login printed by make up)
+                 Models page {stack.AIRFLOW_URL}/plugin/models  (champion, ledger, model cards)
+                 MLflow UI   {stack.MLFLOW_URL}  (experiment and registered model "demo"; login printed by make up)
     make down    stop them
 Run one date without Airflow:   .venv/bin/python -m pipelines retrain --as-of 2026-05-01
-State folder: {HOME}"""
+State folder: {stack.HOME}"""
     )
     return 1 if failures else 0
 
