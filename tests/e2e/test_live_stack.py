@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         "MLFLOW_REGISTRY_URI": mlflow_db,
         "PIPELINES_SOURCE_URL": source_db,
         "AIRFLOW_API_URL": f"http://localhost:{port}",
+        # tasks on a Celery queue of their own: a worker of another stack on the same Redis never takes them
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"live-stack-{uuid.uuid4().hex[:8]}",
     }
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", mlflow_db)
