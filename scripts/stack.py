@@ -54,7 +54,7 @@ auth_cache_ttl_seconds = 300
 
 def public_url(host: str, port: str) -> str:
     """The URL people open: ``localhost`` when bound to loopback, this machine's name when bound to all."""
-    name = "localhost" if host in LOOPBACK else socket.getfqdn() if host in WILDCARD else host
+    name = "localhost" if host in LOOPBACK else socket.gethostname() if host in WILDCARD else host
     return f"http://{name}:{port}"
 
 
