@@ -171,15 +171,31 @@ def services(password: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     return {**{name: (command, env) for name, command in commands.items()}, "mlflow": mlflow_server(password)}
 
 
-def alive(pgid: int) -> bool:
-    """Whether any process of the group is left (a leader that is our own exited child is reaped first)."""
+def members(pgid: int) -> list[str]:
+    """The processes of group ``pgid`` that are not zombies, as ``pid command`` lines.
+
+    Read from ``/proc``: a killed process whose parent never reaps it (an orphan under a container's PID 1 that
+    reaps nothing) stays a zombie in its group, but runs nothing, holds no port and is not left behind."""
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(pgid, os.WNOHANG)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        os.waitpid(pgid, os.WNOHANG)  # a leader that is our own exited child
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        state, _ppid, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state != "Z":
+            found.append(f"{proc.name} {cmdline[:160]}")
+    return found
+
+
+def alive(pgid: int) -> bool:
+    """Whether any process of the group is left that is not a zombie."""
+    return bool(members(pgid))
 
 
 def running(prefix: str = "") -> list[str]:
@@ -216,6 +232,9 @@ def stop(*names: str) -> dict[str, int]:
         if alive(pgid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(alive(pgid) for pgid in stopping.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
     return stopping
 
 
@@ -299,9 +318,15 @@ def up() -> int:
 
 def down() -> int:
     names = [pidfile.stem for pidfile in sorted(RUN.glob("*.pid"))] if RUN.exists() else []
+    left = []
     for name, pgid in stop(*names).items():
-        print(f"stopped {name} (process group {pgid})")
-    return 0
+        if survivors := members(pgid):
+            left.append(f"{name} (process group {pgid}): " + "; ".join(survivors))
+        else:
+            print(f"stopped {name} (process group {pgid})")
+    for line in left:
+        print(f"still running after SIGKILL: {line}", file=sys.stderr)
+    return 1 if left else 0
 
 
 if __name__ == "__main__":

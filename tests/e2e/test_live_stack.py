@@ -32,6 +32,7 @@ assert _spec is not None and _spec.loader is not None
 stack_script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stack_script)
 alive = stack_script.alive
+members = stack_script.members
 free_port = stack_script.free_port
 
 
@@ -156,8 +157,7 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
     finally:
         down = stack(env, "down")
         started += [pgid for pgid in process_groups(home) if pgid not in started]
-        time.sleep(1)
-        assert [pgid for pgid in started if alive(pgid)] == [], "make down left processes behind"
+        assert {pgid: members(pgid) for pgid in started if alive(pgid)} == {}, "make down left processes behind"
         assert down.returncode == 0, down.stderr
 
 
