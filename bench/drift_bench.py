@@ -28,8 +28,8 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.drift import DriftConfig, DriftReport, drift_report  # noqa: E402
-from pipelines.profile import build_profile  # noqa: E402
+from pipelines.data.profile import build_profile  # noqa: E402
+from pipelines.drift.stats import DriftConfig, DriftReport, drift_report  # noqa: E402
 
 EVIDENTLY_VENV = ROOT / ".local" / "venv-evidently"
 EVIDENTLY_PACKAGES = ["evidently==0.7.23", "pandas<3", "pyarrow"]

@@ -47,11 +47,11 @@ from sqlalchemy.dialects import postgresql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.arrow_source import libpq_uri, window_query  # noqa: E402
-from pipelines.config import load_model  # noqa: E402
-from pipelines.ingest import _utc_now, ingest  # noqa: E402
-from pipelines.seed import DEFAULT_START, generate  # noqa: E402
-from pipelines.windows import Window  # noqa: E402
+from pipelines.config.schema import load_model  # noqa: E402
+from pipelines.data.arrow_source import libpq_uri, window_query  # noqa: E402
+from pipelines.data.ingest import _utc_now, ingest  # noqa: E402
+from pipelines.data.windows import Window  # noqa: E402
+from pipelines.demo.seed import DEFAULT_START, generate  # noqa: E402
 
 DEFAULT_ADMIN = os.environ.get("PIPELINES_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 TARGET_VS_RAW = 1.3

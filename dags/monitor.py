@@ -16,7 +16,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from dag_support import as_of, source_url, start_date
 from slack_alerts import SlackAlertNotifier
 
-from pipelines.config import ModelConfig, load_all
+from pipelines.config.schema import ModelConfig, load_all
 
 
 def build_monitor_dag(cfg: ModelConfig) -> DAG:
@@ -49,7 +49,7 @@ The report (JSON and HTML) is logged to MLflow as a `monitor` run of experiment 
     def monitor() -> None:
         @task
         def check_drift() -> dict[str, Any]:
-            from pipelines.monitor import check_drift as run_check
+            from pipelines.drift.monitor import check_drift as run_check
 
             context = get_current_context()
             moment = context.get("logical_date") or context["dag_run"].run_after
@@ -61,7 +61,7 @@ The report (JSON and HTML) is logged to MLflow as a `monitor` run of experiment 
             from airflow.sdk.exceptions import AirflowSkipException
             from slack_alerts import post
 
-            from pipelines.alerts import drift_alert
+            from pipelines.alerts.slack import drift_alert
 
             if not check["confirmed"]:
                 raise AirflowSkipException(f"no retrain: {check['reason']}")

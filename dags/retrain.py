@@ -22,7 +22,7 @@ from approval_gate import RecordedApprovalOperator, approval_of
 from dag_support import as_of, lineage_of, source_url, start_date
 from slack_alerts import ApprovalRequestNotifier, BadInputStop, QualityGateStop, SlackAlertNotifier
 
-from pipelines.config import ModelConfig, load_all
+from pipelines.config.schema import ModelConfig, load_all
 
 
 def build_retrain_dag(cfg: ModelConfig) -> DAG:
@@ -61,8 +61,8 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
     def retrain() -> None:
         @task
         def ingest() -> dict[str, Any]:
-            from pipelines.ingest import ingest as run_ingest
-            from pipelines.sources import SourceSchemaError
+            from pipelines.data.ingest import ingest as run_ingest
+            from pipelines.data.sources import SourceSchemaError
 
             context = get_current_context()
             days = context["params"].get("training_days")
@@ -75,10 +75,10 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
         def validate(snapshot: dict[str, Any]) -> dict[str, Any]:
             from slack_alerts import post
 
-            from pipelines.alerts import warnings_alert
-            from pipelines.ingest import Snapshot
-            from pipelines.promote import record_quality_block
-            from pipelines.quality import validate as run_validate
+            from pipelines.alerts.slack import warnings_alert
+            from pipelines.data.ingest import Snapshot
+            from pipelines.decision.promote import record_quality_block
+            from pipelines.quality.gate import validate as run_validate
 
             context = get_current_context()
             report = run_validate(cfg, Snapshot(**snapshot))
@@ -95,23 +95,23 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
 
         @task
         def train(snapshot: dict[str, Any]) -> dict[str, Any]:
-            from pipelines.ingest import Snapshot
-            from pipelines.train import train as run_train
+            from pipelines.data.ingest import Snapshot
+            from pipelines.model.train import train as run_train
 
             return run_train(cfg, Snapshot(**snapshot), lineage_of(get_current_context())).to_dict()
 
         @task
         def evaluate(snapshot: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
-            from pipelines.evaluate import evaluate as run_evaluate
-            from pipelines.ingest import Snapshot
+            from pipelines.data.ingest import Snapshot
+            from pipelines.decision.evaluate import evaluate as run_evaluate
 
             return run_evaluate(cfg, Snapshot(**snapshot), trained["version"]).to_dict()
 
         @task(trigger_rule="none_failed")
         def promote(decision: dict[str, Any]) -> dict[str, Any]:
-            from pipelines.evaluate import Decision
-            from pipelines.promote import PromotionConflict
-            from pipelines.promote import promote as run_promote
+            from pipelines.decision.evaluate import Decision
+            from pipelines.decision.promote import PromotionConflict
+            from pipelines.decision.promote import promote as run_promote
 
             context = get_current_context()
             try:
@@ -162,8 +162,8 @@ def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> Any:
 
     @task(trigger_rule="all_skipped")
     def record_refusal() -> dict[str, Any] | None:
-        from pipelines.evaluate import Decision
-        from pipelines.promote import promote as run_promote
+        from pipelines.decision.evaluate import Decision
+        from pipelines.decision.promote import promote as run_promote
 
         context = get_current_context()
         approval = approval_of(context)
@@ -189,8 +189,8 @@ def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> Any:
 
 
 def _approval_body(decision: dict[str, Any]) -> str:
-    from pipelines.alerts import approval_markdown
-    from pipelines.evaluate import Decision
+    from pipelines.alerts.slack import approval_markdown
+    from pipelines.decision.evaluate import Decision
 
     return approval_markdown(Decision.from_dict(decision))
 

@@ -12,7 +12,7 @@ from airflow.sdk import DAG, Param, dag, get_current_context, task
 from dag_support import actor_of, lineage_of, start_date
 from slack_alerts import BadInputStop, SlackAlertNotifier
 
-from pipelines.config import ModelConfig, load_all
+from pipelines.config.schema import ModelConfig, load_all
 
 
 def build_rollback_dag(cfg: ModelConfig) -> DAG:
@@ -63,8 +63,8 @@ Moving to a newer version is recorded as a roll-forward.
         def move_champion() -> dict[str, Any]:
             from slack_alerts import post
 
-            from pipelines.alerts import rollback_alert
-            from pipelines.promote import move_champion
+            from pipelines.alerts.slack import rollback_alert
+            from pipelines.decision.promote import move_champion
 
             context = get_current_context()
             params, actor = context["params"], actor_of(context)

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pipelines import config as config_mod
-from pipelines.windows import parse_day
+from pipelines.config import schema as config_mod
+from pipelines.data.windows import parse_day
 
 
 def _day(text: str) -> Any:
@@ -145,8 +145,8 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], lines: list[str]) -
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from pipelines.scenarios import SCENARIOS
-    from pipelines.seed import DEFAULT_START, seed
+    from pipelines.demo.scenarios import SCENARIOS
+    from pipelines.demo.seed import DEFAULT_START, seed
 
     url = args.source_url or config_mod.load_model("demo").source.resolve_url()
     result = seed(
@@ -158,14 +158,14 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _stage(args: argparse.Namespace) -> int:
-    from pipelines.ingest import ingest
+    from pipelines.data.ingest import ingest
 
     cfg = config_mod.load_model(args.model)
     snapshot = ingest(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), args.training_days)
     payload: dict[str, Any] = {"snapshot": snapshot.to_dict()}
     lines = [f"snapshot {snapshot.path}: {snapshot.rows} rows, hash {snapshot.content_hash}"]
     if args.verb == "validate":
-        from pipelines.quality import validate
+        from pipelines.quality.gate import validate
 
         report = validate(cfg, snapshot)
         payload["quality"] = report.to_dict()
@@ -180,8 +180,8 @@ def _stage(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from pipelines.promote import Approval
-    from pipelines.retrain import retrain
+    from pipelines.decision.promote import Approval
+    from pipelines.jobs.retrain import retrain
 
     cfg = config_mod.load_model(args.model)
     outcome = retrain(
@@ -203,8 +203,8 @@ def _retrain(args: argparse.Namespace) -> int:
 
 def _alert(cfg: config_mod.ModelConfig, outcome: Any) -> None:
     """Slack, when ``SLACK_WEBHOOK_URL`` is set: a failed run, or warnings when the config asks for them."""
-    from pipelines.alerts import docs_link, failure_alert, quality_alert, warnings_alert, webhook_from_env
-    from pipelines.quality import QualityReport
+    from pipelines.alerts.slack import docs_link, failure_alert, quality_alert, warnings_alert, webhook_from_env
+    from pipelines.quality.gate import QualityReport
 
     webhook = webhook_from_env()
     report = QualityReport.from_dict(outcome.quality) if outcome.quality else None
@@ -225,7 +225,7 @@ def _alert(cfg: config_mod.ModelConfig, outcome: Any) -> None:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from pipelines.monitor import check_drift
+    from pipelines.drift.monitor import check_drift
 
     cfg = config_mod.load_model(args.model)
     check = check_drift(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), record=args.record)
@@ -250,8 +250,7 @@ def _drift(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from pipelines import ledger
-    from pipelines.backfill import (
+    from pipelines.jobs.backfill import (
         AirflowAPI,
         AirflowAPIError,
         RunResult,
@@ -260,6 +259,7 @@ def _backfill(args: argparse.Namespace) -> int:
         start_backfill,
         wait_for_backfill,
     )
+    from pipelines.registry import ledger
 
     cfg = config_mod.load_model(args.model)
     dag_id = f"retrain_{cfg.name}"
@@ -299,7 +299,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pipelines.status import history_lines, status
+    from pipelines.reports.status import history_lines, status
 
     config_mod.load_model(args.model)
     report = status(args.model)
@@ -308,7 +308,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from pipelines.promote import rollback
+    from pipelines.decision.promote import rollback
 
     config_mod.load_model(args.model)
     result = rollback(args.model, args.to_version, args.reason, actor=_operator())
@@ -318,7 +318,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _alerts(args: argparse.Namespace) -> int:
     """Exit 1 when no webhook is configured, or a configured one is unusable or not delivered."""
-    from pipelines.alerts import check_alerts
+    from pipelines.alerts.slack import check_alerts
 
     cfg = config_mod.load_model(args.model)
     checks = check_alerts(cfg.name, args.conn_id)
@@ -329,7 +329,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from pipelines.promote import move_champion
+    from pipelines.decision.promote import move_champion
 
     config_mod.load_model(args.model)
     result = move_champion(args.model, args.version, args.reason, actor=_operator(), readmit=True)

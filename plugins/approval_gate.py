@@ -17,7 +17,7 @@ from urllib.parse import quote
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 if TYPE_CHECKING:
-    from pipelines.promote import Approval
+    from pipelines.decision.promote import Approval
 
 ANSWER_KEY = "answer"
 
@@ -46,7 +46,7 @@ def approval_of(context: Any, task_id: str = "approve") -> Approval | None:
 
     An answer without a user is the configured default, taken at the timeout.
     """
-    from pipelines.promote import Approval
+    from pipelines.decision.promote import Approval
 
     answer = context["ti"].xcom_pull(task_ids=task_id, key=ANSWER_KEY)
     if not answer:

@@ -9,10 +9,10 @@ import os
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from pipelines.config import ModelConfig
+from pipelines.config.schema import ModelConfig
 
 if TYPE_CHECKING:
-    from pipelines.train import Lineage
+    from pipelines.model.train import Lineage
 
 
 def start_date(cfg: ModelConfig) -> datetime:
@@ -68,7 +68,7 @@ def trigger_of(context: Any) -> tuple[str, str]:
 
 def lineage_of(context: Any) -> Lineage:
     """The run's trigger, cause and id, as recorded on versions and in the ledger."""
-    from pipelines.train import Lineage
+    from pipelines.model.train import Lineage
 
     trigger, cause = trigger_of(context)
     return Lineage(trigger=trigger, airflow_run_id=context["run_id"], cause=cause)

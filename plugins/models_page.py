@@ -46,7 +46,7 @@ def _visible(request: Request) -> list[str]:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
-    from pipelines import models_page
+    from pipelines.reports import models_page
 
     auth, user = get_auth_manager(), request.state.user
     return [
@@ -69,14 +69,14 @@ def _mlflow_url() -> str:
 
 @app.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> str:
-    from pipelines import models_page
+    from pipelines.reports import models_page
 
     return models_page.overview_html([models_page.report(m) for m in _visible(request)], _base(request))
 
 
 @app.get("/{model}", response_class=HTMLResponse)
 def model(request: Request, model: str) -> Response:
-    from pipelines import models_page
+    from pipelines.reports import models_page
 
     if model not in _visible(request):
         return HTMLResponse(models_page.error_html(404, f"no model named {model!r}", _base(request)), 404)
@@ -85,7 +85,7 @@ def model(request: Request, model: str) -> Response:
 
 @app.get("/{model}/versions/{version}/card/{name}")
 def card(request: Request, model: str, version: str, name: str) -> Response:
-    from pipelines import models_page
+    from pipelines.reports import models_page
 
     return _sandboxed(request, model, lambda: models_page.card_file(model, version, name), models_page.CARD_POLICY)
 
@@ -93,14 +93,14 @@ def card(request: Request, model: str, version: str, name: str) -> Response:
 @app.get("/{model}/data-docs/{window}/{path:path}")
 def data_docs(request: Request, model: str, window: str, path: str) -> Response:
     """A file of the Data Docs of one of the model's snapshot windows."""
-    from pipelines import models_page
+    from pipelines.reports import models_page
 
     return _sandboxed(request, model, lambda: models_page.docs_file(model, window, path), models_page.DOCS_POLICY)
 
 
 def _sandboxed(request: Request, model: str, read: Callable[[], tuple[bytes, str]], policy: str) -> Response:
     """A file of a model the user may see, with a CSP that lets it run no script; an error page otherwise."""
-    from pipelines import models_page
+    from pipelines.reports import models_page
 
     if model not in _visible(request):
         return HTMLResponse(models_page.error_html(404, f"no model named {model!r}", _base(request)), 404)

@@ -16,8 +16,8 @@ from airflow.sdk import BaseNotifier
 from airflow.sdk.exceptions import AirflowFailException
 
 if TYPE_CHECKING:
-    from pipelines.alerts import ConnectionFields, Delivery, SlackMessage, SlackWebhook
-    from pipelines.quality import QualityReport
+    from pipelines.alerts.slack import ConnectionFields, Delivery, SlackMessage, SlackWebhook
+    from pipelines.quality.gate import QualityReport
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class QualityGateStop(AirflowFailException):
     """Fails the validate task at once (no retries: the data will not change) and carries the report."""
 
     def __init__(self, report: QualityReport) -> None:
-        from pipelines.quality import QualityGateFailed
+        from pipelines.quality.gate import QualityGateFailed
 
         super().__init__(str(QualityGateFailed(report)))
         self.report = report
@@ -41,7 +41,7 @@ def connection_fields(conn_id: str) -> ConnectionFields | None:
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from pipelines.alerts import ConnectionFields
+    from pipelines.alerts.slack import ConnectionFields
 
     try:
         conn = Connection.get(conn_id)
@@ -54,7 +54,7 @@ def connection_fields(conn_id: str) -> ConnectionFields | None:
 def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
     """The webhook of the connection, or None (alerts off) when it is not defined; ValueError when it is
     defined but holds no usable webhook."""
-    from pipelines.alerts import slack_conn_id, webhook_from_connection
+    from pipelines.alerts.slack import slack_conn_id, webhook_from_connection
 
     fields = connection_fields(conn_id or slack_conn_id())
     return webhook_from_connection(fields) if fields is not None else None
@@ -62,7 +62,7 @@ def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
 
 def post(message: SlackMessage) -> Delivery | None:
     """Send through the Slack connection; a missing or unusable connection is logged, never raised."""
-    from pipelines.alerts import slack_conn_id
+    from pipelines.alerts.slack import slack_conn_id
 
     conn_id = slack_conn_id()
     try:
@@ -80,14 +80,14 @@ def airflow_url() -> str:
     """Airflow's UI root for links: ``[api] base_url``, else ``http://localhost:<[api] port>``."""
     from airflow.sdk import conf
 
-    from pipelines.alerts import airflow_ui_url
+    from pipelines.alerts.slack import airflow_ui_url
 
     return airflow_ui_url(conf.get("api", "base_url", fallback=None), conf.get("api", "port", fallback=None))
 
 
 def log_link(ti: Any) -> str:
     """The task instance's log page under the configured base URL."""
-    from pipelines.alerts import task_log_url
+    from pipelines.alerts.slack import task_log_url
 
     try_number = getattr(ti, "try_number", None) or 0
     return task_log_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, _map_index(ti), try_number)
@@ -95,7 +95,7 @@ def log_link(ti: Any) -> str:
 
 def approval_link(ti: Any) -> str:
     """Where the task instance's approval request is answered, under the configured base URL."""
-    from pipelines.alerts import required_actions_url
+    from pipelines.alerts.slack import required_actions_url
 
     return required_actions_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, _map_index(ti))
 
@@ -118,8 +118,8 @@ class SlackAlertNotifier(BaseNotifier):
         self.top_n = top_n
 
     def notify(self, context: Any) -> None:
-        from pipelines.alerts import docs_link, failure_alert, quality_alert
-        from pipelines.quality import QualityReport
+        from pipelines.alerts.slack import docs_link, failure_alert, quality_alert
+        from pipelines.quality.gate import QualityReport
 
         ti = context["ti"]
         model = model_of(ti.dag_id)
@@ -139,8 +139,8 @@ class ApprovalRequestNotifier(BaseNotifier):
     """Tells Slack that a promotion waits for approval: the request as Airflow shows it and a link to answer."""
 
     def notify(self, context: Any) -> None:
-        from pipelines.alerts import approval_alert
-        from pipelines.evaluate import Decision
+        from pipelines.alerts.slack import approval_alert
+        from pipelines.decision.evaluate import Decision
 
         ti = context["ti"]
         decision = Decision.from_dict(ti.xcom_pull(task_ids="evaluate"))

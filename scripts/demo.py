@@ -44,7 +44,7 @@ def pipelines(*args: str) -> subprocess.CompletedProcess[str]:
 
 def status() -> dict[str, Any]:
     """``python -m pipelines status --model demo --json``, in this process (its imports are paid once)."""
-    from pipelines.status import status as model_status
+    from pipelines.reports.status import status as model_status
 
     return model_status("demo")
 
@@ -184,7 +184,7 @@ def main() -> int:
     print(f"    stopped the demo's Airflow; the runs and their task logs stay in {os.environ['AIRFLOW_HOME']}")
 
     step(4, total, "champion history (python -m pipelines status)")
-    from pipelines.status import history_lines
+    from pipelines.reports.status import history_lines
 
     print("\n".join("    " + line for line in history_lines(status())))
     print(

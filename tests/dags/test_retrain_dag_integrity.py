@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import ConfigError, load_all, load_config
+from pipelines.config.schema import ConfigError, load_all, load_config
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.airflow

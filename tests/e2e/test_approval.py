@@ -20,7 +20,8 @@ import pytest
 import requests
 import yaml
 
-from pipelines import ledger, registry
+from pipelines.registry import ledger
+from pipelines.registry import versions as registry
 from tests.conftest import ROOT
 from tests.e2e.helpers import run_dag, run_once
 from tests.e2e.test_live_stack import free_port

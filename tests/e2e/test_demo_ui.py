@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from pipelines.seed import seed
+from pipelines.demo.seed import seed
 from tests.conftest import ROOT
 from tests.e2e.test_models_page import chromium
 

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.cli import main
-from pipelines.config import load_model
-from pipelines.retrain import retrain
-from pipelines.seed import seed
-from pipelines.status import status
+from pipelines.config.schema import load_model
+from pipelines.demo.seed import seed
+from pipelines.jobs.retrain import retrain
+from pipelines.reports.status import status
 from tests.e2e.helpers import run_dag
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]

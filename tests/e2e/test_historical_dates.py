@@ -18,9 +18,9 @@ import pytest
 import requests
 import yaml
 
-from pipelines import registry
-from pipelines.backfill import AirflowAPI, AirflowAPIError, ensure_unpaused
-from pipelines.seed import seed
+from pipelines.demo.seed import seed
+from pipelines.jobs.backfill import AirflowAPI, AirflowAPIError, ensure_unpaused
+from pipelines.registry import versions as registry
 from tests.conftest import ROOT
 from tests.e2e.test_live_stack import alive, free_port
 

@@ -20,8 +20,9 @@ import psutil
 import pytest
 import requests
 
-from pipelines import ledger, registry
-from pipelines.seed import seed
+from pipelines.demo.seed import seed
+from pipelines.registry import ledger
+from pipelines.registry import versions as registry
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]

@@ -22,12 +22,12 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 import requests
 
-from pipelines import registry
-from pipelines.config import ModelConfig, load_model
-from pipelines.ingest import ingest, load
-from pipelines.models_page import DOCS_POLICY
-from pipelines.quality import QualityReport, validate
-from pipelines.retrain import retrain
+from pipelines.config.schema import ModelConfig, load_model
+from pipelines.data.ingest import ingest, load
+from pipelines.jobs.retrain import retrain
+from pipelines.quality.gate import QualityReport, validate
+from pipelines.registry import versions as registry
+from pipelines.reports.models_page import DOCS_POLICY
 from tests.conftest import ROOT
 from tests.e2e.test_live_stack import alive, free_port, stack_script
 

@@ -2,7 +2,7 @@
 model version registered, the champion untouched, and the webhook URL nowhere.
 
 Two representative scenarios run through the DAG (a missing column, found by the suite; a unit change on
-the last day only, found by the per-day checks); ``tests/unit/test_quality.py`` runs every scenario of the
+the last day only, found by the per-day checks); ``tests/unit/quality/test_gate.py`` runs every scenario of the
 catalogue through the gate itself.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import registry
 from pipelines.cli import main
-from pipelines.config import load_model
-from pipelines.retrain import retrain
-from pipelines.seed import seed
+from pipelines.config.schema import load_model
+from pipelines.demo.seed import seed
+from pipelines.jobs.retrain import retrain
+from pipelines.registry import versions as registry
 from tests.e2e.helpers import run_dag, run_once
 from tests.webhook_server import SECRET_PATH
 

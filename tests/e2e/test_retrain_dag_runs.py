@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from pipelines import registry
-from pipelines.status import status
+from pipelines.registry import versions as registry
+from pipelines.reports.status import status
 from tests.e2e.helpers import run_dag
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]

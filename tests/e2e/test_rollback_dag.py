@@ -6,10 +6,11 @@ from datetime import date
 
 import pytest
 
-from pipelines import ledger, registry
-from pipelines.config import load_model
-from pipelines.promote import move_champion
-from pipelines.retrain import retrain
+from pipelines.config.schema import load_model
+from pipelines.decision.promote import move_champion
+from pipelines.jobs.retrain import retrain
+from pipelines.registry import ledger
+from pipelines.registry import versions as registry
 from tests.e2e.helpers import run_dag
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]

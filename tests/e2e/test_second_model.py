@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import registry
-from pipelines.config import load_model
+from pipelines.config.schema import load_model
+from pipelines.registry import versions as registry
 from tests.conftest import ROOT
 from tests.e2e.helpers import run_dag
 

@@ -57,7 +57,7 @@ class Chain:
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Chain]:
     """Per model a state folder with the seeded SQLite source and a fast-training config."""
-    from pipelines.seed import seed
+    from pipelines.demo.seed import seed
 
     root = tmp_path_factory.mktemp("crash")
     seeded = root / "source.db"
@@ -125,8 +125,8 @@ def both(*runs: tuple[Chain, date, str | None]) -> list[subprocess.CompletedProc
 
 def assert_explained(chain: Chain) -> None:
     """``status`` (which reconciles first) names a champion that the newest champion entry explains."""
-    from pipelines.ledger import CHAMPION_MOVES
-    from pipelines.status import history_lines, status
+    from pipelines.registry.ledger import CHAMPION_MOVES
+    from pipelines.reports.status import history_lines, status
 
     with using(chain):
         report = status(chain.model)
@@ -137,7 +137,8 @@ def assert_explained(chain: Chain) -> None:
 
 
 def assert_trusted(chain: Chain, when: str) -> None:
-    from pipelines import ledger, registry
+    from pipelines.registry import ledger
+    from pipelines.registry import versions as registry
 
     assert_explained(chain)
     with using(chain):
@@ -189,7 +190,7 @@ def test_a_kill_at_any_step_never_leaves_a_wrong_champion_or_a_silent_ledger(cha
     assert len(newer.champions) == len(NEWER_POINTS) + 1
     assert len(older.champions) == 1
 
-    from pipelines import ledger
+    from pipelines.registry import ledger
 
     with using(older):
         blocked = [e for e in ledger.entries("older") if e.kind == "blocked"]

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.config import load_model
-from pipelines.ingest import ingest, load
-from pipelines.quality import validate
-from pipelines.retrain import retrain
+from pipelines.config.schema import load_model
+from pipelines.data.ingest import ingest, load
+from pipelines.jobs.retrain import retrain
+from pipelines.quality.gate import validate
 from tests.e2e import test_second_model as second_model
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

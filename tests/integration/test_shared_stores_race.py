@@ -24,7 +24,7 @@ def test_two_workers_racing_on_one_model_train_once_and_promote_once(
 ) -> None:
     from mlflow import MlflowClient
 
-    from pipelines.seed import seed
+    from pipelines.demo.seed import seed
 
     source, store = postgres_databases(), postgres_databases()
     seed(source, date(2026, 1, 1), days=70, rows_per_day=150, seed=11)
@@ -50,8 +50,9 @@ def test_two_workers_racing_on_one_model_train_once_and_promote_once(
     outcomes = [json.loads(run.stdout) for run in runs]
 
     # then one of them trained (the other waited and reused that version) and one promoted it
-    from pipelines import ledger, registry
-    from pipelines.status import status
+    from pipelines.registry import ledger
+    from pipelines.registry import versions as registry
+    from pipelines.reports.status import status
 
     for key, value in shared.items():
         monkeypatch.setenv(key, value)

@@ -22,11 +22,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.config import ModelConfig
-from pipelines.ingest import Snapshot, ingest, load
-from pipelines.seed import seed
-from pipelines.sources import SourceError, SourceSchemaError
-from tests.unit.test_fast_ingest import execute
+from pipelines.config.schema import ModelConfig
+from pipelines.data.ingest import Snapshot, ingest, load
+from pipelines.data.sources import SourceError, SourceSchemaError
+from pipelines.demo.seed import seed
+from tests.helpers import execute
 
 ENGINES = ("adbc", "sqlalchemy")
 AS_OF = date(2026, 3, 15)  # window [2026-01-25, 2026-03-15): New York moves to daylight saving on 2026-03-08

@@ -1,0 +1,1 @@
+"""Slack alerts: message text and delivery."""

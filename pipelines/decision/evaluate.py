@@ -1,0 +1,403 @@
+"""Evaluate: champion vs challenger on the same holdout rows, judged by the config's declarative policy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.schema import METRICS_BY_TASK, ModelConfig
+from pipelines.data.ingest import Snapshot, load
+from pipelines.model.features import labels, model_frame, split
+from pipelines.model.metrics import HIGHER_IS_BETTER, compute, gain, paired_bootstrap_gain
+from pipelines.model.scoring import score
+from pipelines.model.slices import SliceMetric, slice_metrics
+from pipelines.registry import ledger
+from pipelines.registry import versions as registry
+from pipelines.reports.model_card import log_model_card
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of the policy. A failed ``blocking`` check stops a promotion the metrics alone would allow."""
+
+    name: str
+    passed: bool
+    detail: str
+    blocking: bool = False
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one challenger, with every check that led to it."""
+
+    model: str
+    promote: bool
+    challenger_version: int
+    champion_version: int | None
+    checks: list[Check]
+    challenger_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None = None
+    gain_interval: tuple[float, float] | None = None
+    holdout_rows: int = 0
+    snapshot_hash: str = ""
+    decision_id: str = ""
+    evaluation_run_id: str | None = field(default=None, compare=False)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [str(c) for c in self.checks]
+
+    @property
+    def blocked(self) -> bool:
+        """Stopped by a blocking rule (an older window, a slice that got worse), not by the metrics."""
+        return any(c.blocking and not c.passed for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = self.reasons
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        fields = {k: v for k, v in data.items() if k != "reasons"}
+        fields["checks"] = [Check(**c) for c in data["checks"]]
+        if fields.get("gain_interval") is not None:
+            fields["gain_interval"] = tuple(fields["gain_interval"])
+        return cls(**fields)
+
+
+def judge(
+    cfg: ModelConfig,
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    interval: tuple[float, float] | None,
+    challenger_window_end: str | None = None,
+    champion_window_end: str | None = None,
+    slices: Sequence[SliceMetric] = (),
+) -> list[Check]:
+    """Apply the policy to holdout metrics; the first model (no champion) faces only the floor.
+
+    Each judged slice that got worse than the champion's by more than ``policy.slices.tolerance`` is a
+    failed blocking check of its own; the rest are summed up in one ``slices`` check.
+    """
+    policy = cfg.policy
+    metric = policy.primary_metric
+    value = challenger[metric]
+    better = ">=" if HIGHER_IS_BETTER[metric] else "<="
+    meets_floor = bool(np.isfinite(value)) and gain(metric, value, policy.floor) >= 0
+    checks = [Check("floor", meets_floor, f"{metric} {value:.4f} must be {better} {policy.floor:.4f}")]
+    if champion is None:
+        checks.append(Check("champion", True, "no champion yet: only the floor applies"))
+        return checks
+    checks.extend(window_checks(challenger_window_end, champion_window_end))
+    delta = gain(metric, value, champion[metric])
+    checks.append(
+        Check(
+            "improvement",
+            bool(np.isfinite(delta)) and delta >= policy.min_improvement,
+            f"{metric} {champion[metric]:.4f} -> {value:.4f} (gain {delta:+.4f}, needs >= {policy.min_improvement:+.4f})",
+        )
+    )
+    for guard, tolerance in policy.guards.items():
+        loss = -gain(guard, challenger[guard], champion[guard])
+        change = f"better by {-loss:.4f}" if loss < 0 else f"worse by {loss + 0.0:.4f}"
+        checks.append(
+            Check(
+                f"guard:{guard}",
+                bool(np.isfinite(loss)) and loss <= tolerance,
+                f"{guard} {champion[guard]:.4f} -> {challenger[guard]:.4f} ({change}, tolerance {tolerance:.4f})",
+            )
+        )
+    if slices:
+        checks.extend(_slice_checks(cfg, slices))
+    if interval is not None:
+        low, high = interval
+        level = f"{policy.bootstrap.confidence:.0%}"
+        detail = f"{level} paired bootstrap interval of the {metric} gain: [{low:+.4f}, {high:+.4f}]"
+        if policy.bootstrap.require_significant:
+            checks.append(Check("significance", low > 0, detail + " must lie above 0"))
+        else:
+            checks.append(Check("significance", True, detail + " (informational)"))
+    return checks
+
+
+def window_checks(challenger_window_end: str | None, champion_window_end: str | None) -> list[Check]:
+    """A blocking check when the challenger's data ends before the champion's, else none."""
+    if not (challenger_window_end and champion_window_end and challenger_window_end < champion_window_end):
+        return []
+    detail = (
+        f"challenger's data ends {challenger_window_end}, before the champion's {champion_window_end}: "
+        "an older window never replaces a newer champion"
+    )
+    return [Check("data_window", False, detail, blocking=True)]
+
+
+def _slice_checks(cfg: ModelConfig, slices: Sequence[SliceMetric]) -> list[Check]:
+    metric, limits = cfg.policy.primary_metric, cfg.policy.slices
+    failed, within = [], 0
+    for piece in slices:
+        if not piece.judged or piece.champion is None:
+            continue
+        loss = -gain(metric, piece.challenger, piece.champion)
+        if loss <= limits.tolerance:
+            within += 1
+            continue
+        failed.append(
+            Check(
+                f"slice:{piece.name}",
+                False,
+                f"{piece.name} {metric} {piece.champion:.4f} -> {piece.challenger:.4f} (worse by {loss:.4f}, "
+                f"tolerance {limits.tolerance:.4f}, {_size(piece)})",
+                blocking=True,
+            )
+        )
+    judged = within + len(failed)
+    if failed:
+        summary = (
+            f"{len(failed)} of {judged} judged slices worse than the champion's {metric} by more than "
+            f"{limits.tolerance:.4f} (listed below); {within} within"
+        )
+    else:
+        summary = f"{within} of {judged} judged slices within {limits.tolerance:.4f} of the champion's {metric}"
+    skipped = [f"{p.name} ({_size(p)})" for p in slices if not p.judged]
+    if skipped:
+        rule = f"under {limits.min_rows} rows" + (
+            f" or under {limits.min_positives} positive or negative rows" if cfg.task == "binary" else ""
+        )
+        summary += f"; not judged ({rule}, or a metric undefined): {', '.join(skipped)}"
+    return [Check("slices", not failed, summary), *failed]
+
+
+def _size(piece: SliceMetric) -> str:
+    if piece.positives is None:
+        return f"{piece.rows} rows"
+    return f"{piece.rows} rows, {piece.positives} positive"
+
+
+def admission_checks(model: str, challenger: registry.VersionInfo) -> list[Check]:
+    """Blocking checks that come before any metric: complete lineage, and no rollback holding the version."""
+    checks = []
+    if challenger.missing_lineage:
+        checks.append(
+            Check(
+                "lineage",
+                False,
+                f"v{challenger.version} lacks lineage ({', '.join(challenger.missing_lineage)}): a version whose "
+                "lineage is incomplete is never promoted",
+                blocking=True,
+            )
+        )
+    hold = ledger.rollback_hold(model, challenger.version)
+    if hold is not None:
+        checks.append(Check("rollback", False, rollback_reason(model, challenger.version, hold), blocking=True))
+    return checks
+
+
+def rollback_reason(model: str, version: int, hold: ledger.Entry) -> str:
+    """Why a rolled-back version stays out, and how a human re-admits it."""
+    said = "; ".join(hold.reasons)
+    return (
+        f"v{version} was rolled back on {hold.decided_at:%Y-%m-%d %H:%M} UTC by {hold.actor} ({said}); "
+        f"only a human re-admits it: python -m pipelines promote --model {model} --version {version} --reason TEXT"
+    )
+
+
+def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
+    """Score the challenger and the current champion on the snapshot's holdout and decide.
+
+    Both are scored only on holdout rows neither was trained on. The decision gets an id of its own and is
+    logged as an ``evaluate`` run; the challenger's model card for this decision goes under
+    ``model_card/<decision id>/`` of its training run, so no later evaluation overwrites an earlier one. A
+    failure marks the version failed (``registry.mark_failed``) before it propagates.
+    """
+    try:
+        decision = _evaluate(cfg, snapshot, challenger_version)
+    except Exception as exc:
+        try:
+            registry.mark_failed(cfg.name, challenger_version, "evaluate", exc)
+        except Exception:  # the store itself may be what failed; the original error matters more
+            log.exception("%s v%s: could not mark the version failed", cfg.name, challenger_version)
+        raise
+    registry.delete_tag(cfg.name, challenger_version, registry.FAILED_TAG)
+    return decision
+
+
+def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
+    splits = split(load(snapshot), cfg, snapshot.window)
+    names = METRICS_BY_TASK[cfg.task]
+    challenger = registry.version(cfg.name, challenger_version)
+    champion = registry.by_alias(cfg.name, registry.CHAMPION)
+    model = registry.load_model(cfg.name, challenger_version)
+    decision_id = uuid.uuid4().hex
+    if champion is not None and champion.version == challenger_version:
+        y = labels(splits.holdout, cfg)
+        metrics = compute(names, y, score(model, splits.holdout, cfg).scores)
+        checks = [Check("champion", False, f"version {challenger_version} is the champion already")]
+        return _logged(
+            Decision(
+                cfg.name,
+                False,
+                challenger_version,
+                champion.version,
+                checks,
+                metrics,
+                metrics,
+                None,
+                len(y),
+                snapshot.content_hash,
+                decision_id,
+            )
+        )
+    admission = admission_checks(cfg.name, challenger)
+    holdout, comparison = _unseen_by(champion, splits.holdout, cfg)
+    if comparison is not None and not comparison.passed:
+        holdout = splits.holdout  # nothing to compare on: the challenger's own numbers, on its whole holdout
+    features, y = model_frame(holdout, cfg), labels(holdout, cfg)
+    scored = score(model, holdout, cfg)
+    challenger_scores = scored.scores
+    challenger_metrics = compute(names, y, challenger_scores)
+    if comparison is not None and not comparison.passed:
+        assert champion is not None
+        checks = [*admission, *window_checks(challenger.window_end, champion.window_end), comparison]
+        return _logged(
+            Decision(
+                cfg.name,
+                False,
+                challenger_version,
+                champion.version if champion else None,
+                checks,
+                challenger_metrics,
+                None,
+                None,
+                len(y),
+                snapshot.content_hash,
+                decision_id,
+            )
+        )
+    champion_metrics = interval = champion_scores = None
+    unseen = [f"v{challenger_version} (challenger): {line}" for line in scored.unseen_lines()]
+    if champion is not None:
+        champion_scored = score(registry.load_model(cfg.name, champion.version), holdout, cfg)
+        champion_scores = champion_scored.scores
+        unseen.extend(f"v{champion.version} (champion): {line}" for line in champion_scored.unseen_lines())
+        champion_metrics = compute(names, y, champion_scores)
+        boot = cfg.policy.bootstrap
+        interval = paired_bootstrap_gain(
+            cfg.policy.primary_metric,
+            y,
+            challenger_scores,
+            champion_scores,
+            boot.samples,
+            boot.confidence,
+            cfg.xgboost.seed,
+        )
+    slices = slice_metrics(cfg, features, y, challenger_scores, champion_scores)
+    checks = [
+        *admission,
+        *judge(
+            cfg,
+            challenger_metrics,
+            champion_metrics,
+            interval,
+            challenger.window_end,
+            champion.window_end if champion else None,
+            slices,
+        ),
+        *([comparison] if comparison is not None else []),
+        *([Check("unseen_categories", True, "; ".join(unseen))] if unseen else []),
+    ]
+    decision = _logged(
+        Decision(
+            model=cfg.name,
+            promote=all(c.passed for c in checks),
+            challenger_version=challenger_version,
+            champion_version=champion.version if champion else None,
+            checks=checks,
+            challenger_metrics=challenger_metrics,
+            champion_metrics=champion_metrics,
+            gain_interval=interval,
+            holdout_rows=len(y),
+            snapshot_hash=snapshot.content_hash,
+            decision_id=decision_id,
+        )
+    )
+    if challenger.run_id is not None:
+        try:
+            log_model_card(cfg, snapshot, splits, model, decision, slices, challenger)
+        except Exception:  # the card explains a decision; failing to draw it must not block the decision
+            log.exception("%s v%s: the model card could not be logged", cfg.name, challenger_version)
+    return decision
+
+
+def _unseen_by(
+    champion: registry.VersionInfo | None, holdout: pd.DataFrame, cfg: ModelConfig
+) -> tuple[pd.DataFrame, Check | None]:
+    """The holdout rows the champion was not trained on, and a check saying what was left out and why.
+
+    The champion trained on ``[window_start, holdout_start)`` of its own window; for a backfill of an older
+    date those days can fall in this holdout, where the champion would score its own training rows. When no
+    comparable rows remain (or one class only), the check fails: the two cannot be compared fairly.
+    """
+    if champion is None:
+        return holdout, None
+    start, end = champion.tags.get("window_start"), champion.tags.get("holdout_start")
+    if not start or not end:
+        detail = f"v{champion.version}'s training window is unknown (incomplete lineage): compared on every holdout row"
+        return holdout, Check("comparison", True, detail)
+    stamps = pd.to_datetime(holdout[cfg.columns.timestamp])
+    trained_on = (stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))
+    if not trained_on.any():
+        return holdout, None
+    kept = holdout[~trained_on]
+    span = f"{start}..{end}"
+    one_class = cfg.task == "binary" and len(np.unique(labels(kept, cfg))) < 2
+    if kept.empty or one_class:
+        detail = (
+            f"cannot compare with v{champion.version}: it was trained on {int(trained_on.sum())} of the "
+            f"{len(holdout)} holdout rows ({span}), and the rest " + ("are none" if kept.empty else "hold one class")
+        )
+        return kept, Check("comparison", False, detail, blocking=True)
+    detail = (
+        f"compared on {len(kept)} of {len(holdout)} holdout rows: the other {int(trained_on.sum())} fall in "
+        f"v{champion.version}'s training data ({span})"
+    )
+    return kept, Check("comparison", True, detail)
+
+
+def _logged(decision: Decision) -> Decision:
+    """Log the decision as an MLflow run of the model's experiment and return it with the run id."""
+    import mlflow
+
+    with registry.start_run(
+        decision.model,
+        f"evaluate v{decision.challenger_version}",
+        {
+            "stage": "evaluate",
+            "decision_id": decision.decision_id,
+            "challenger_version": str(decision.challenger_version),
+            "champion_version": str(decision.champion_version),
+            "promote": str(decision.promote),
+        },
+    ) as run:
+        finite = {f"challenger_{k}": v for k, v in decision.challenger_metrics.items() if np.isfinite(v)}
+        finite.update({f"champion_{k}": v for k, v in (decision.champion_metrics or {}).items() if np.isfinite(v)})
+        mlflow.log_metrics(finite)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "decision.json"
+            path.write_text(json.dumps(decision.to_dict(), indent=2))
+            mlflow.log_artifact(str(path))
+    return replace(decision, evaluation_run_id=run.info.run_id)

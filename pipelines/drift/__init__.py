@@ -1,0 +1,1 @@
+"""Drift in production inputs: statistics against the champion's training profile and the monitor that acts on them."""

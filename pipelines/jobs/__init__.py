@@ -1,0 +1,1 @@
+"""Whole jobs chained from the stages: a retrain run and backfills through Airflow's REST API."""

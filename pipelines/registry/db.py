@@ -1,0 +1,165 @@
+"""The pipeline's own database: the promotion ledger, promotion intents, locks and drift checks.
+
+Everything that workers share lives here, never on one machine's disk, so many workers behave as one. The
+database is ``PIPELINES_LEDGER_URL``, else the MLflow backend when that is a SQL database, else ``ledger.db``
+in the state folder. Every engine connects with a deadline (``PIPELINES_DB_CONNECT_TIMEOUT`` seconds,
+default 10), so an unreachable server ends in an error, never a hang.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+
+from pipelines.config import settings
+
+LedgerKind = Literal[
+    "promoted",
+    "rejected",
+    "blocked",
+    "rolled_back",
+    "rolled_forward",
+    "readmitted",
+    "approved",
+    "refused",
+    "found",
+]
+LEDGER_KINDS: tuple[str, ...] = get_args(LedgerKind)
+"""What a ledger entry records; ``found`` is a champion move that no decision explains, recorded when seen."""
+
+METADATA = sa.MetaData()
+
+LEDGER = sa.Table(
+    "pipelines_promotion_ledger",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("champion_version", sa.Integer),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("window_start", sa.String(10)),
+    sa.Column("window_end", sa.String(10)),
+    sa.Column("trigger", sa.String(40), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("airflow_run_id", sa.String(250)),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("decision_id", sa.String(64)),
+    sa.CheckConstraint(f"kind IN ({', '.join(repr(k) for k in LEDGER_KINDS)})", name="ledger_kind"),
+)
+
+INTENTS = sa.Table(
+    "pipelines_promotion_intents",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("target_version", sa.Integer, nullable=False),
+    sa.Column("from_version", sa.Integer),
+    sa.Column("previous_before", sa.Integer),
+    sa.Column("entry", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("ledger_id", sa.Integer),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.CheckConstraint("state IN ('pending', 'done', 'abandoned')", name="intent_state"),
+)
+
+LOCKS = sa.Table(
+    "pipelines_locks",
+    METADATA,
+    sa.Column("name", sa.String(400), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("process_started", sa.Float, nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+DRIFT_CHECKS = sa.Table(
+    "pipelines_drift_checks",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("drift", sa.Boolean, nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("model", "checked_at", name="drift_check_once"),
+)
+
+
+def url() -> str:
+    """``PIPELINES_LEDGER_URL``, else the MLflow backend when it is a database, else a file in the state folder."""
+    explicit = os.environ.get("PIPELINES_LEDGER_URL")
+    if explicit:
+        return explicit
+    tracking = settings.tracking_uri()
+    if tracking.split(":", 1)[0].split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}:
+        return tracking
+    return f"sqlite:///{settings.home() / 'ledger.db'}"
+
+
+def connect_args(database_url: str | sa.URL) -> dict[str, Any]:
+    """Driver arguments that bound the wait for a connection (PostgreSQL, MySQL) or a lock (SQLite)."""
+    backend = sa.make_url(database_url).get_backend_name()
+    seconds = settings.db_connect_timeout()
+    if backend in {"postgresql", "mysql"}:
+        return {"connect_timeout": max(int(seconds), 1)}
+    if backend == "sqlite":
+        return {"timeout": 30}
+    return {}
+
+
+def engine(database_url: str | None = None) -> sa.Engine:
+    """The engine of the pipeline's database (``url()`` by default), its tables created on first use."""
+    return _engine(database_url or url())
+
+
+@cache
+def _engine(database_url: str) -> sa.Engine:
+    """One engine per URL without a pool (writes are rare; tests drop their databases)."""
+    created = sa.create_engine(database_url, poolclass=sa.NullPool, connect_args=connect_args(database_url))
+    METADATA.create_all(created, checkfirst=True)
+    _upgrade(created)
+    return created
+
+
+def _upgrade(target: sa.Engine) -> None:
+    """Bring a ledger made by an earlier release up to date: the ``decision_id`` column and the new kinds."""
+    columns = {c["name"] for c in sa.inspect(target).get_columns(LEDGER.name)}
+    with target.begin() as conn:
+        if "decision_id" not in columns:
+            conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} ADD COLUMN decision_id VARCHAR(64)"))
+        if target.dialect.name == "postgresql":
+            allowed = ", ".join(f"'{k}'" for k in LEDGER_KINDS)
+            definition = conn.execute(
+                sa.text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ledger_kind'")
+            ).scalar()
+            if definition is not None and "found" not in definition:
+                conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} DROP CONSTRAINT ledger_kind"))
+                conn.execute(
+                    sa.text(f"ALTER TABLE {LEDGER.name} ADD CONSTRAINT ledger_kind CHECK (kind IN ({allowed}))")
+                )
+        elif target.dialect.name == "sqlite":
+            sql = conn.execute(
+                sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": LEDGER.name}
+            ).scalar()
+            if sql is not None and "'found'" not in sql:
+                _rebuild_sqlite_ledger(conn)
+
+
+def _rebuild_sqlite_ledger(conn: sa.Connection) -> None:
+    """SQLite cannot change a CHECK constraint: copy the rows into a table made from today's definition."""
+    old = f"{LEDGER.name}_before_upgrade"
+    conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} RENAME TO {old}"))
+    for index in LEDGER.indexes:
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index.name}"))
+    LEDGER.create(conn)
+    names = ", ".join(c.name for c in LEDGER.columns)
+    conn.execute(sa.text(f"INSERT INTO {LEDGER.name} ({names}) SELECT {names} FROM {old}"))
+    conn.execute(sa.text(f"DROP TABLE {old}"))

@@ -1,0 +1,1 @@
+"""What people read: model cards, the Models page and the status summary."""
