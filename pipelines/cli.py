@@ -10,6 +10,7 @@ from typing import Any
 
 from pipelines.config import schema as config_mod
 from pipelines.data.windows import parse_day
+from pipelines.errors import InputError, PipelinesError
 
 
 def _day(text: str) -> Any:
@@ -102,10 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; a ``PipelinesError`` or a store that did not answer is one line on stderr and exit 1."""
     args = build_parser().parse_args(argv)
     try:
         return int(_VERBS[args.verb](args))
-    except (config_mod.ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
+    except PipelinesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
@@ -252,7 +254,6 @@ def _backfill(args: argparse.Namespace) -> int:
 
     from pipelines.jobs.backfill import (
         AirflowAPI,
-        AirflowAPIError,
         RunResult,
         ensure_unpaused,
         planned_dates,
@@ -263,27 +264,24 @@ def _backfill(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load_model(args.model)
     dag_id = f"retrain_{cfg.name}"
-    try:
-        api = AirflowAPI.from_env()
-        if note := ensure_unpaused(api, dag_id, args.unpause):
-            _progress(f"{dag_id} unpaused: {note}")
-        dates = planned_dates(api, dag_id, args.first, args.last)
-        if not dates:
-            raise ValueError(f"no scheduled runs of {dag_id} between {args.first} and {args.last}")
-        backfill_id = start_backfill(api, dag_id, args.first, args.last)
-        _progress(f"backfill {backfill_id} of {dag_id}: {len(dates)} run(s), {dates[0]} .. {dates[-1]}")
-        seen: dict[str, str] = {}
+    api = AirflowAPI.from_env()
+    if note := ensure_unpaused(api, dag_id, args.unpause):
+        _progress(f"{dag_id} unpaused: {note}")
+    dates = planned_dates(api, dag_id, args.first, args.last)
+    if not dates:
+        raise InputError(f"no scheduled runs of {dag_id} between {args.first} and {args.last}")
+    backfill_id = start_backfill(api, dag_id, args.first, args.last)
+    _progress(f"backfill {backfill_id} of {dag_id}: {len(dates)} run(s), {dates[0]} .. {dates[-1]}")
+    seen: dict[str, str] = {}
 
-        def show(runs: list[RunResult]) -> None:
-            for run in runs:
-                if seen.get(run.run_id) != run.state:
-                    seen[run.run_id] = run.state
-                    done = sum(1 for r in runs if r.state in ("success", "failed"))
-                    _progress(f"[{done}/{len(dates)}] {run.day} {run.state}")
+    def show(runs: list[RunResult]) -> None:
+        for run in runs:
+            if seen.get(run.run_id) != run.state:
+                seen[run.run_id] = run.state
+                done = sum(1 for r in runs if r.state in ("success", "failed"))
+                _progress(f"[{done}/{len(dates)}] {run.day} {run.state}")
 
-        runs = wait_for_backfill(api, dag_id, backfill_id, timeout=args.timeout, progress=show)
-    except AirflowAPIError as exc:
-        raise RuntimeError(str(exc)) from exc
+    runs = wait_for_backfill(api, dag_id, backfill_id, timeout=args.timeout, progress=show)
     verdicts = ("promoted", "rejected", "blocked", "refused")
     decisions = {e.window_end: asdict(e) for e in reversed(ledger.entries(cfg.name)) if e.kind in verdicts}
     rows = []

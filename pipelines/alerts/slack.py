@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from pipelines.config import settings
+from pipelines.errors import PipelinesError
 from pipelines.quality.gate import CheckResult, QualityReport
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class SlackWebhook:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not url.startswith(("https://", "http://")):
-            raise ValueError("the Slack webhook URL must start with https:// (or http:// for a local test server)")
+            raise WebhookError("the Slack webhook URL must start with https:// (or http:// for a local test server)")
         self._url = url
         self.timeout, self.max_attempts, self.backoff, self.deadline = timeout, max_attempts, backoff, deadline
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
@@ -314,7 +315,7 @@ def webhook_url(conn: ConnectionFields) -> str:
     if not token and "/" in schema:
         token, schema = schema, ""
     if not token:
-        raise ValueError(
+        raise WebhookError(
             f"{conn.label} holds no webhook: put the webhook URL, or its token T.../B.../... "
             f"under the host, in the password field (Webhook Token)"
         )
@@ -335,10 +336,18 @@ def webhook_from_connection(conn: ConnectionFields) -> SlackWebhook:
         deadline = _seconds(conn.extra.get("timeout") or os.environ.get(DEADLINE_ENV), f"{conn.conn_id} timeout")
         return SlackWebhook(url, deadline=deadline, proxy=str(conn.extra.get("proxy") or "") or None)
     except ValueError as exc:
-        raise ValueError(f"{conn.label}: {exc}") from None
+        raise WebhookError(f"{conn.label}: {exc}") from None
 
 
-class AirflowUnavailable(LookupError):
+class WebhookError(PipelinesError, ValueError):
+    """A configured Slack webhook that cannot be used (no scheme, no token, a bad timeout)."""
+
+
+class ConnectionUnreadable(PipelinesError, LookupError):
+    """Airflow failed to answer when asked for a connection."""
+
+
+class AirflowUnavailable(PipelinesError, LookupError):
     """Airflow is not installed here, so its connections cannot be read."""
 
 
@@ -362,12 +371,12 @@ def read_airflow_connection(conn_id: str, timeout: float = 60.0) -> ConnectionFi
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LookupError(f"`airflow connections get` failed: {type(exc).__name__}") from None
+        raise ConnectionUnreadable(f"`airflow connections get` failed: {type(exc).__name__}") from None
     if done.returncode != 0:
         said = (done.stderr.strip() or done.stdout.strip()).splitlines() or [f"exit code {done.returncode}"]
         if said[-1].strip() == "Connection not found.":
             return None
-        raise LookupError(f"`airflow connections get` failed: {clip(said[-1].strip(), 200)}")
+        raise ConnectionUnreadable(f"`airflow connections get` failed: {clip(said[-1].strip(), 200)}")
     rows = next((line for line in reversed(done.stdout.splitlines()) if line.startswith("[")), "[]")
     found = json.loads(rows)
     return ConnectionFields.from_mapping(conn_id, found[0]) if found else None

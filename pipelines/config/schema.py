@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipelines.config import settings
 from pipelines.config.drift import DriftConfig
+from pipelines.errors import PipelinesError
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -29,7 +30,7 @@ METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelinesError, ValueError):
     """A model config that cannot be used, with a message naming the file and the bad key."""
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.config.schema import SourceConfig
 from pipelines.data.windows import Window, wall_clock
+from pipelines.errors import PipelinesError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-class SourceError(RuntimeError):
+class SourceError(PipelinesError, RuntimeError):
     """The source could not be read (unreachable, timed out): retrying may help."""
 
 

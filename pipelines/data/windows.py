@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipelines.config.schema import WindowsConfig
+from pipelines.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def parse_day(text: str) -> date:
     """A ``YYYY-MM-DD`` date, with an error that says what was expected."""
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(text)
+            raise InputError(text)
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(f"{text!r} is not a date in the form YYYY-MM-DD") from exc
+        raise InputError(f"{text!r} is not a date in the form YYYY-MM-DD") from exc

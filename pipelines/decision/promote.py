@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipelines.decision.evaluate import Decision, rollback_reason
+from pipelines.errors import InputError, PipelinesError
 from pipelines.faults import stop_point
 from pipelines.model.train import Lineage
 from pipelines.registry import ledger, locks
@@ -27,7 +28,7 @@ from pipelines.reports.model_card import CARD_TAG
 Status = Literal["promoted", "rejected", "blocked", "refused", "dry_run", "rolled_back", "rolled_forward", "readmitted"]
 
 
-class PromotionConflict(RuntimeError):
+class PromotionConflict(PipelinesError, RuntimeError):
     """The champion changed between evaluation and promotion: the decision is stale."""
 
 
@@ -164,11 +165,11 @@ def move_champion(
         current = registry.by_alias(model, registry.CHAMPION)
         chosen = target if target is not None else registry.alias_version(model, registry.PREVIOUS_CHAMPION)
         if chosen is None:
-            raise ValueError(f"{model}: no previous champion; name a version with --to-version")
+            raise InputError(f"{model}: no previous champion; name a version with --to-version")
         info = _target(model, chosen, current)
         hold = ledger.rollback_hold(model, chosen)
         if hold is not None and not readmit:
-            raise ValueError(rollback_reason(model, chosen, hold))
+            raise InputError(rollback_reason(model, chosen, hold))
         kind, reasons = _manual_move(info, current, reason, actor, hold)
         window = (info.tags.get("window_start"), info.window_end)
         entry = ledger.Entry(
@@ -204,19 +205,19 @@ def rollback(
 ) -> PromotionResult:
     """Point ``champion`` back at ``to_version`` (default: the previous champion) in one step."""
     if registry.alias_version(model, registry.CHAMPION) is None:
-        raise ValueError(f"{model}: there is no champion to roll back")
+        raise InputError(f"{model}: there is no champion to roll back")
     return move_champion(model, to_version, reason, actor, lineage)
 
 
 def _target(model: str, number: int, current: registry.VersionInfo | None) -> registry.VersionInfo:
     if current is not None and number == current.version:
-        raise ValueError(f"{model}: v{number} is the champion already")
+        raise InputError(f"{model}: v{number} is the champion already")
     if number not in {v.version for v in registry.all_versions(model)}:
-        raise ValueError(f"{model}: there is no version {number}")
+        raise InputError(f"{model}: there is no version {number}")
     info = registry.version(model, number)
     if info.missing_lineage:
         missing = ", ".join(info.missing_lineage)
-        raise ValueError(f"{model}: v{number} lacks lineage ({missing}); a version without it is never champion")
+        raise InputError(f"{model}: v{number} lacks lineage ({missing}); a version without it is never champion")
     return info
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipelines.errors import InputError
+
 TIMESTAMP, LABEL = "event_ts", "churned"
 
 
@@ -145,11 +147,11 @@ SCENARIOS: dict[str, Scenario] = {
 def apply_scenario(frame: pd.DataFrame, name: str, days: int | None = None, seed: int = 0) -> pd.DataFrame:
     """``frame`` with scenario ``name`` applied to its last ``days`` days (the scenario's default if None)."""
     if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+        raise InputError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
     scenario = SCENARIOS[name]
     days = days or scenario.default_days
     if days < 1:
-        raise ValueError("scenario days must be at least 1")
+        raise InputError("scenario days must be at least 1")
     last_day = frame[TIMESTAMP].max().normalize()
     recent = frame[TIMESTAMP] >= last_day - pd.Timedelta(days=days - 1)
     return scenario.apply(frame, recent, np.random.default_rng(seed))

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from pipelines.config.schema import IDENTIFIER
 from pipelines.data.sources import make_engine
 from pipelines.demo.scenarios import apply_scenario
+from pipelines.errors import InputError
 
 DEMO_TABLE = "customer_events"
 DEFAULT_START = date(2026, 1, 1)
@@ -33,7 +34,7 @@ class SeedResult:
 def generate(start: date, days: int, rows_per_day: int, seed: int) -> pd.DataFrame:
     """Build the demo table in memory; the same arguments always give the same frame."""
     if days < 1 or rows_per_day < 1:
-        raise ValueError("days and rows_per_day must be at least 1")
+        raise InputError("days and rows_per_day must be at least 1")
     rng = np.random.default_rng(seed)
     n = days * rows_per_day
     day_index = np.repeat(np.arange(days), rows_per_day)
@@ -118,7 +119,7 @@ def generate(start: date, days: int, rows_per_day: int, seed: int) -> pd.DataFra
 def write_table(frame: pd.DataFrame, url: str, table: str = DEMO_TABLE) -> int:
     """Replace ``table`` with ``frame`` (indexed on ``event_ts``) in one transaction; returns the row count."""
     if not IDENTIFIER.match(table):
-        raise ValueError(f"{table!r} is not a plain SQL identifier")
+        raise InputError(f"{table!r} is not a plain SQL identifier")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

@@ -15,13 +15,14 @@ from pipelines.data.ingest import window_frame
 from pipelines.data.profile import Profile
 from pipelines.data.windows import Window
 from pipelines.drift.stats import CheckRecord, DriftHistory, DriftReport, confirm, drift_report, render_html
+from pipelines.errors import NoData, PipelinesError
 from pipelines.model.features import model_frame
 from pipelines.model.scoring import score
 from pipelines.model.train import PROFILE_ARTIFACT
 from pipelines.registry import versions as registry
 
 
-class NoChampion(RuntimeError):
+class NoChampion(PipelinesError, RuntimeError):
     """There is no champion yet, so there is nothing to monitor."""
 
 
@@ -105,7 +106,7 @@ def check_drift(
     window = Window(as_of - timedelta(days=cfg.drift.window_days), as_of, as_of)
     frame = window_frame(cfg, window, source_url)  # binary COPY for PostgreSQL, as ingest
     if frame.empty:
-        raise ValueError(f"{cfg.name}: no rows in {window.start}..{window.last_day} to check for drift")
+        raise NoData(f"{cfg.name}: no rows in {window.start}..{window.last_day} to check for drift")
     scored = score(registry.load_model(cfg.name, champion.version), frame, cfg)
     report = drift_report(profile, model_frame(frame, cfg), scored.scores, cfg.drift)
     moment = checked_at or datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)

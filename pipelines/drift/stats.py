@@ -44,6 +44,7 @@ from pipelines.data.profile import (
     require_columns,
     score_values,
 )
+from pipelines.errors import NoData
 from pipelines.registry import db
 
 Status = Literal["ok", "warn", "act"]
@@ -108,7 +109,7 @@ def drift_report(
 ) -> DriftReport:
     """Compare the current window (and the champion's scores on it) with the reference profile."""
     if current.empty:
-        raise ValueError("the current window has no rows: nothing to compare with the reference")
+        raise NoData("the current window has no rows: nothing to compare with the reference")
     require_columns(current, profile.features, "current data")
     named = {*cfg.policy.key_features, *cfg.thresholds.features}
     unknown = sorted(named - set(profile.features))

@@ -18,10 +18,12 @@ from typing import Any
 
 import requests
 
+from pipelines.errors import InputError, PipelinesError
+
 FINISHED = {"success", "failed"}
 
 
-class AirflowAPIError(RuntimeError):
+class AirflowAPIError(PipelinesError, RuntimeError):
     """The Airflow API refused a request or could not be reached."""
 
 
@@ -114,7 +116,7 @@ def _scheduled_on_unpause(dag: dict[str, Any]) -> str | None:
 
 def _backfill_body(dag_id: str, first: date, last: date, max_active_runs: int) -> dict[str, Any]:
     if last < first:
-        raise ValueError(f"--to {last} is before --from {first}")
+        raise InputError(f"--to {last} is before --from {first}")
     return {
         "dag_id": dag_id,
         "from_date": f"{first.isoformat()}T00:00:00Z",

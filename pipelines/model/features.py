@@ -10,9 +10,10 @@ import pandas as pd
 
 from pipelines.config.schema import ModelConfig
 from pipelines.data.windows import Window
+from pipelines.errors import PipelinesError
 
 
-class FeatureError(ValueError):
+class FeatureError(PipelinesError, ValueError):
     """Snapshot columns that cannot be used as model inputs."""
 
 

@@ -46,6 +46,7 @@ from pipelines.config import settings
 from pipelines.config.schema import DailyChecksConfig, ModelConfig
 from pipelines.data.ingest import Snapshot, load
 from pipelines.data.windows import Window
+from pipelines.errors import PipelinesError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ _MAD_TO_SD = 1.4826
 Kind = Literal["rows", "rate", "mean"]
 
 
-class SuiteNotFound(FileNotFoundError):
+class SuiteNotFound(PipelinesError, FileNotFoundError):
     """The suite named in a model config has no JSON file in the expectations folder."""
 
 
@@ -98,7 +99,7 @@ class QualityReport:
         return cls(**{**data, **checks})
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(PipelinesError, RuntimeError):
     """A critical expectation failed: the run must stop before training."""
 
     def __init__(self, report: QualityReport) -> None:

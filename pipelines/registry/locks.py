@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from pipelines.errors import PipelinesError
 from pipelines.registry import db
 
 POLL_SECONDS = 0.2
 PROGRESS_EVERY_SECONDS = 15.0
 
 
-class LockTimeout(RuntimeError):
+class LockTimeout(PipelinesError, RuntimeError):
     """The lock stayed held by another process past the deadline."""
 
 

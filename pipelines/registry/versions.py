@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from pipelines.config import settings
+from pipelines.errors import PipelinesError
 from pipelines.registry import db
 
 CHAMPION = "champion"
@@ -45,7 +46,7 @@ _HTTP_DEFAULTS = {
 }
 
 
-class StoreUnreachable(RuntimeError):
+class StoreUnreachable(PipelinesError, RuntimeError):
     """The MLflow tracking or registry store did not answer in time."""
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from pipelines.config import settings
+from pipelines.errors import PipelinesError
 
 CARD_TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
 # Card files are MLflow artifacts served on Airflow's origin: they may show images and styles, never run scripts.
@@ -33,7 +34,7 @@ _ALIASES = (("champion", "Champion"), ("challenger", "Challenger"), ("previous_c
 _KIND_LABELS = {"rolled_back": "rolled back"}
 
 
-class PageError(Exception):
+class PageError(PipelinesError):
     """A request the page cannot answer, with the HTTP status to answer it with."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -201,3 +201,25 @@ def test_seed_refuses_non_positive_days(home: Path, capsys: pytest.CaptureFixtur
         main(["seed", "--days", "0"])
     assert info.value.code == 2
     assert "must be a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_an_error_the_pipeline_raises_on_purpose_is_one_line_and_a_bug_keeps_its_traceback(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines import cli
+    from pipelines.errors import InputError
+
+    def refuse(args: object) -> int:
+        raise InputError("v9 is not a version of demo")
+
+    def bug(args: object) -> int:
+        raise KeyError("window_end")
+
+    # given a verb that refuses its input: one line, exit 1
+    monkeypatch.setitem(cli._VERBS, "status", refuse)
+    assert main(["status"]) == 1
+    assert capsys.readouterr().err == "error: v9 is not a version of demo\n"
+    # given a verb with a bug: the traceback is not swallowed into one line
+    monkeypatch.setitem(cli._VERBS, "status", bug)
+    with pytest.raises(KeyError, match="window_end"):
+        main(["status"])
