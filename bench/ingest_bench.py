@@ -47,8 +47,9 @@ from sqlalchemy.dialects import postgresql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.config.schema import load_model  # noqa: E402
-from pipelines.data.arrow_source import libpq_uri, window_query  # noqa: E402
+from pipelines.config.loading import load_model  # noqa: E402
+from pipelines.data.adbc_query import window_query  # noqa: E402
+from pipelines.data.adbc_url import libpq_uri  # noqa: E402
 from pipelines.data.ingest import _utc_now, ingest  # noqa: E402
 from pipelines.data.windows import Window  # noqa: E402
 from pipelines.demo.seed import DEFAULT_START, generate  # noqa: E402

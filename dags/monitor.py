@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from _common import as_of, source_url, start_date
 from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
-from dag_support import as_of, source_url, start_date
 from slack_alerts import SlackAlertNotifier
 
-from pipelines.config.schema import ModelConfig, load_all
+from pipelines.config.loading import load_all
+from pipelines.config.model import ModelConfig
 
 
 def build_monitor_dag(cfg: ModelConfig) -> DAG:
@@ -61,7 +62,7 @@ The report (JSON and HTML) is logged to MLflow as a `monitor` run of experiment 
             from airflow.sdk.exceptions import AirflowSkipException
             from slack_alerts import post
 
-            from pipelines.alerts.slack import drift_alert
+            from pipelines.alerts.event_messages import drift_alert
 
             if not check["confirmed"]:
                 raise AirflowSkipException(f"no retrain: {check['reason']}")

@@ -15,14 +15,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from _common import as_of, dry_run, lineage_of, post_warnings, source_url, start_date, stops
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 from approval_gate import RecordedApprovalOperator, approval_of
-from dag_support import as_of, lineage_of, source_url, start_date
-from slack_alerts import ApprovalRequestNotifier, BadInputStop, QualityGateStop, SlackAlertNotifier
+from slack_alerts import ApprovalRequestNotifier, SlackAlertNotifier
 
-from pipelines.config.schema import ModelConfig, load_all
+from pipelines.config.loading import load_all
+from pipelines.config.model import ModelConfig
+from pipelines.data.snapshot import Snapshot
+from pipelines.decision.verdict import Decision
+from pipelines.jobs import steps
 
 
 def build_retrain_dag(cfg: ModelConfig) -> DAG:
@@ -61,77 +65,48 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
     def retrain() -> None:
         @task
         def ingest() -> dict[str, Any]:
-            from pipelines.data.ingest import ingest as run_ingest
-            from pipelines.data.sources import SourceSchemaError
-
             context = get_current_context()
-            days = context["params"].get("training_days")
-            try:
-                return run_ingest(cfg, as_of(context), source_url(cfg), days).to_dict()
-            except SourceSchemaError as exc:
-                raise BadInputStop(str(exc)) from exc
+            with stops():
+                days = context["params"].get("training_days")
+                return steps.ingest(cfg, as_of(context), source_url(cfg), days).to_dict()
 
         @task
         def validate(snapshot: dict[str, Any]) -> dict[str, Any]:
-            from slack_alerts import post
-
-            from pipelines.alerts.slack import warnings_alert
-            from pipelines.data.ingest import Snapshot
-            from pipelines.decision.promote import record_quality_block
-            from pipelines.quality.gate import validate as run_validate
-
             context = get_current_context()
-            report = run_validate(cfg, Snapshot(**snapshot))
-            if not report.success:
-                if not context["params"].get("dry_run"):
-                    failures = [str(check) for check in report.critical]
-                    window = (snapshot["window_start"], snapshot["window_end"])
-                    record_quality_block(cfg.name, *window, failures, lineage_of(context))
-                raise QualityGateStop(report)
-            if report.warnings and cfg.quality.alert_on_warnings:
-                day = as_of(context).isoformat()
-                post(warnings_alert(cfg.name, day, context["run_id"], report, cfg.quality.alert_top_n))
+            with stops():
+                report = steps.validate(cfg, Snapshot(**snapshot), lineage_of(context), dry_run(context))
+            post_warnings(cfg, context, report)
             return report.to_dict()
 
         @task
         def train(snapshot: dict[str, Any]) -> dict[str, Any]:
-            from pipelines.data.ingest import Snapshot
-            from pipelines.model.train import train as run_train
-
-            return run_train(cfg, Snapshot(**snapshot), lineage_of(get_current_context())).to_dict()
+            return steps.train(cfg, Snapshot(**snapshot), lineage_of(get_current_context())).to_dict()
 
         @task
         def evaluate(snapshot: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
-            from pipelines.data.ingest import Snapshot
-            from pipelines.decision.evaluate import evaluate as run_evaluate
+            return steps.evaluate(cfg, Snapshot(**snapshot), trained["version"]).to_dict()
 
-            return run_evaluate(cfg, Snapshot(**snapshot), trained["version"]).to_dict()
+        @task
+        def model_card(snapshot: dict[str, Any], decision: dict[str, Any]) -> str | None:
+            return steps.model_card(cfg, Snapshot(**snapshot), Decision.from_dict(decision))
 
         @task(trigger_rule="none_failed")
         def promote(decision: dict[str, Any]) -> dict[str, Any]:
-            from pipelines.decision.evaluate import Decision
-            from pipelines.decision.promote import PromotionConflict
-            from pipelines.decision.promote import promote as run_promote
-
-            context = get_current_context()
-            try:
-                return run_promote(
-                    Decision.from_dict(decision),
-                    dry_run=bool(context["params"].get("dry_run")),
-                    lineage=lineage_of(context),
-                    approval=approval_of(context) if cfg.policy.approval.required else None,
+            context, verdict = get_current_context(), Decision.from_dict(decision)
+            with stops():
+                return steps.promote(
+                    cfg, verdict, lineage_of(context), dry_run(context), approval_of(context)
                 ).to_dict()
-            except PromotionConflict as exc:  # a stale decision stays stale: re-run evaluate, not promote
-                raise BadInputStop(str(exc)) from exc
 
         snapshot = ingest()
         checked = validate(snapshot)
         trained = train(snapshot)
         checked >> trained
         decision = evaluate(snapshot, trained)
+        card = model_card(snapshot, decision)
         promoted = promote(decision)
         refused = _approval_gate(cfg, decision, promoted) if cfg.policy.approval.required else None
-        [promoted, *([refused] if refused is not None else [])] >> any_stage_failed()
+        [card, promoted, *([refused] if refused is not None else [])] >> any_stage_failed()
 
     return retrain()
 
@@ -162,15 +137,11 @@ def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> Any:
 
     @task(trigger_rule="all_skipped")
     def record_refusal() -> dict[str, Any] | None:
-        from pipelines.decision.evaluate import Decision
-        from pipelines.decision.promote import promote as run_promote
-
         context = get_current_context()
-        approval = approval_of(context)
-        if approval is None:
+        if (approval := approval_of(context)) is None:
             return None
         decision = Decision.from_dict(context["ti"].xcom_pull(task_ids="evaluate"))
-        return run_promote(decision, lineage=lineage_of(context), approval=approval).to_dict()
+        return steps.promote(cfg, decision, lineage_of(context), approval=approval).to_dict()
 
     policy = cfg.policy.approval
     approve = RecordedApprovalOperator(
@@ -189,8 +160,8 @@ def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> Any:
 
 
 def _approval_body(decision: dict[str, Any]) -> str:
-    from pipelines.alerts.slack import approval_markdown
-    from pipelines.decision.evaluate import Decision
+    from pipelines.alerts.event_messages import approval_markdown
+    from pipelines.decision.verdict import Decision
 
     return approval_markdown(Decision.from_dict(decision))
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from _common import actor_of, lineage_of, start_date
 from airflow.sdk import DAG, Param, dag, get_current_context, task
-from dag_support import actor_of, lineage_of, start_date
 from slack_alerts import BadInputStop, SlackAlertNotifier
 
-from pipelines.config.schema import ModelConfig, load_all
+from pipelines.config.loading import load_all
+from pipelines.config.model import ModelConfig
 
 
 def build_rollback_dag(cfg: ModelConfig) -> DAG:
@@ -63,8 +64,8 @@ Moving to a newer version is recorded as a roll-forward.
         def move_champion() -> dict[str, Any]:
             from slack_alerts import post
 
-            from pipelines.alerts.slack import rollback_alert
-            from pipelines.decision.promote import move_champion
+            from pipelines.alerts.event_messages import rollback_alert
+            from pipelines.decision.manual import move_champion
 
             context = get_current_context()
             params, actor = context["params"], actor_of(context)

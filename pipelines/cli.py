@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pipelines.config import schema as config_mod
+from pipelines.config.loading import load_model
+from pipelines.config.model import ModelConfig
 from pipelines.data.windows import parse_day
 from pipelines.errors import InputError, PipelinesError
 
@@ -150,7 +151,7 @@ def _seed(args: argparse.Namespace) -> int:
     from pipelines.demo.scenarios import SCENARIOS
     from pipelines.demo.seed import DEFAULT_START, seed
 
-    url = args.source_url or config_mod.load_model("demo").source.resolve_url()
+    url = args.source_url or load_model("demo").source.resolve_url()
     result = seed(
         url, args.start or DEFAULT_START, args.days, args.rows_per_day, args.seed, args.scenario, args.scenario_days
     )
@@ -162,7 +163,7 @@ def _seed(args: argparse.Namespace) -> int:
 def _stage(args: argparse.Namespace) -> int:
     from pipelines.data.ingest import ingest
 
-    cfg = config_mod.load_model(args.model)
+    cfg = load_model(args.model)
     snapshot = ingest(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), args.training_days)
     payload: dict[str, Any] = {"snapshot": snapshot.to_dict()}
     lines = [f"snapshot {snapshot.path}: {snapshot.rows} rows, hash {snapshot.content_hash}"]
@@ -185,7 +186,7 @@ def _retrain(args: argparse.Namespace) -> int:
     from pipelines.decision.promote import Approval
     from pipelines.jobs.retrain import retrain
 
-    cfg = config_mod.load_model(args.model)
+    cfg = load_model(args.model)
     outcome = retrain(
         cfg,
         args.as_of,
@@ -203,23 +204,28 @@ def _retrain(args: argparse.Namespace) -> int:
     return 1 if outcome.status == "failed" else 0
 
 
-def _alert(cfg: config_mod.ModelConfig, outcome: Any) -> None:
+def _alert(cfg: ModelConfig, outcome: Any) -> None:
     """Slack, when ``SLACK_WEBHOOK_URL`` is set: a failed run, or warnings when the config asks for them."""
-    from pipelines.alerts.slack import docs_link, failure_alert, quality_alert, warnings_alert, webhook_from_env
-    from pipelines.quality.gate import QualityReport
+    from pipelines.alerts.alert_choice import retrain_alert
+    from pipelines.alerts.webhook_settings import webhook_from_env
+    from pipelines.quality.report import QualityReport
 
     webhook = webhook_from_env()
     report = QualityReport.from_dict(outcome.quality) if outcome.quality else None
-    top_n = cfg.quality.alert_top_n
     if webhook is None:
         return
-    if outcome.status == "failed" and report is not None and not report.success:
-        message = quality_alert(cfg.name, outcome.as_of, None, report, top_n, None, docs_link(report.docs_path))
-    elif outcome.status == "failed":
-        message = failure_alert(cfg.name, outcome.as_of, None, outcome.stage or "retrain", outcome.reasons[0])
-    elif report is not None and report.warnings and cfg.quality.alert_on_warnings:
-        message = warnings_alert(cfg.name, outcome.as_of, None, report, top_n)
-    else:
+    failed = outcome.status == "failed"
+    message = retrain_alert(
+        cfg.name,
+        outcome.as_of,
+        None,
+        report,
+        failed_stage=(outcome.stage or "retrain") if failed else None,
+        error=outcome.reasons[0] if failed else "",
+        alert_on_warnings=cfg.quality.alert_on_warnings,
+        top_n=cfg.quality.alert_top_n,
+    )
+    if message is None:
         return
     delivery = webhook.send(message)
     if not delivery.delivered:
@@ -229,7 +235,7 @@ def _alert(cfg: config_mod.ModelConfig, outcome: Any) -> None:
 def _drift(args: argparse.Namespace) -> int:
     from pipelines.drift.monitor import check_drift
 
-    cfg = config_mod.load_model(args.model)
+    cfg = load_model(args.model)
     check = check_drift(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), record=args.record)
     report = check.report
     payload = {**report, "confirmed": check.confirmed, "confirmation": check.reason, "check": check.to_dict()}
@@ -262,7 +268,7 @@ def _backfill(args: argparse.Namespace) -> int:
     )
     from pipelines.registry import ledger
 
-    cfg = config_mod.load_model(args.model)
+    cfg = load_model(args.model)
     dag_id = f"retrain_{cfg.name}"
     api = AirflowAPI.from_env()
     if note := ensure_unpaused(api, dag_id, args.unpause):
@@ -299,16 +305,16 @@ def _backfill(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from pipelines.reports.status import history_lines, status
 
-    config_mod.load_model(args.model)
+    load_model(args.model)
     report = status(args.model)
-    _emit(args, report, history_lines(report))
+    _emit(args, report.to_dict(), history_lines(report))
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from pipelines.decision.promote import rollback
+    from pipelines.decision.manual import rollback
 
-    config_mod.load_model(args.model)
+    load_model(args.model)
     result = rollback(args.model, args.to_version, args.reason, actor=_operator())
     _emit(args, result.to_dict(), result.reasons)
     return 0
@@ -316,9 +322,9 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _alerts(args: argparse.Namespace) -> int:
     """Exit 1 when no webhook is configured, or a configured one is unusable or not delivered."""
-    from pipelines.alerts.slack import check_alerts
+    from pipelines.alerts.probe import check_alerts
 
-    cfg = config_mod.load_model(args.model)
+    cfg = load_model(args.model)
     checks = check_alerts(cfg.name, args.conn_id)
     _emit(args, {"model": cfg.name, "sources": [c.to_dict() for c in checks]}, [c.line() for c in checks])
     if not any(c.configured for c in checks):
@@ -327,9 +333,9 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from pipelines.decision.promote import move_champion
+    from pipelines.decision.manual import move_champion
 
-    config_mod.load_model(args.model)
+    load_model(args.model)
     result = move_champion(args.model, args.version, args.reason, actor=_operator(), readmit=True)
     _emit(args, result.to_dict(), result.reasons)
     return 0

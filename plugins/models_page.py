@@ -1,6 +1,6 @@
 """The Models page: a FastAPI app mounted at ``/models`` behind Airflow's login, shown in the UI's navigation.
 
-The HTML comes from ``pipelines.models_page``; this module only serves it, and model card and Data Docs files
+The HTML comes from ``pipelines.reports.models_page``; this module only serves it, and model card and Data Docs files
 with a CSP that runs no script (their values come from data). Unauthenticated requests are sent to
 Airflow's login page. ``MLFLOW_UI_URL`` is where the links to MLflow point (``make up`` sets it).
 """

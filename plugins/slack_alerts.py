@@ -2,9 +2,10 @@
 
 The webhook comes from the Airflow connection ``slack_default`` (or ``PIPELINES_SLACK_CONN_ID``), filled in
 either as the Slack provider's "Slack Incoming Webhook" form does (host, schema, token as the password) or as
-the README's HTTP recipe (the whole URL as the password); ``pipelines.alerts.webhook_url`` reads both. The URL
-is never logged. Links point at Airflow's ``[api] base_url`` (``http://localhost:<[api] port>`` when unset).
-A task's failure callback runs once, after its last retry, so a failed run sends one alert.
+the README's HTTP recipe (the whole URL as the password); ``pipelines.alerts.webhook_settings.webhook_url``
+reads both. The URL is never logged. Links point at Airflow's ``[api] base_url``
+(``http://localhost:<[api] port>`` when unset). A task's failure callback runs once, after its last retry,
+so a failed run sends one alert.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from airflow.sdk import BaseNotifier
 from airflow.sdk.exceptions import AirflowFailException
 
 if TYPE_CHECKING:
-    from pipelines.alerts.slack import ConnectionFields, Delivery, SlackMessage, SlackWebhook
-    from pipelines.quality.gate import QualityReport
+    from pipelines.alerts.mrkdwn import SlackMessage
+    from pipelines.alerts.webhook import Delivery, SlackWebhook
+    from pipelines.alerts.webhook_settings import ConnectionFields
+    from pipelines.quality.report import QualityReport
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ class QualityGateStop(AirflowFailException):
     """Fails the validate task at once (no retries: the data will not change) and carries the report."""
 
     def __init__(self, report: QualityReport) -> None:
-        from pipelines.quality.gate import QualityGateFailed
+        from pipelines.quality.report import QualityGateFailed
 
         super().__init__(str(QualityGateFailed(report)))
         self.report = report
@@ -41,7 +44,7 @@ def connection_fields(conn_id: str) -> ConnectionFields | None:
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from pipelines.alerts.slack import ConnectionFields
+    from pipelines.alerts.webhook_settings import ConnectionFields
 
     try:
         conn = Connection.get(conn_id)
@@ -54,7 +57,7 @@ def connection_fields(conn_id: str) -> ConnectionFields | None:
 def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
     """The webhook of the connection, or None (alerts off) when it is not defined; ValueError when it is
     defined but holds no usable webhook."""
-    from pipelines.alerts.slack import slack_conn_id, webhook_from_connection
+    from pipelines.alerts.webhook_settings import slack_conn_id, webhook_from_connection
 
     fields = connection_fields(conn_id or slack_conn_id())
     return webhook_from_connection(fields) if fields is not None else None
@@ -62,7 +65,7 @@ def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
 
 def post(message: SlackMessage) -> Delivery | None:
     """Send through the Slack connection; a missing or unusable connection is logged, never raised."""
-    from pipelines.alerts.slack import slack_conn_id
+    from pipelines.alerts.webhook_settings import slack_conn_id
 
     conn_id = slack_conn_id()
     try:
@@ -80,14 +83,14 @@ def airflow_url() -> str:
     """Airflow's UI root for links: ``[api] base_url``, else ``http://localhost:<[api] port>``."""
     from airflow.sdk import conf
 
-    from pipelines.alerts.slack import airflow_ui_url
+    from pipelines.alerts.links import airflow_ui_url
 
     return airflow_ui_url(conf.get("api", "base_url", fallback=None), conf.get("api", "port", fallback=None))
 
 
 def log_link(ti: Any) -> str:
     """The task instance's log page under the configured base URL."""
-    from pipelines.alerts.slack import task_log_url
+    from pipelines.alerts.links import task_log_url
 
     try_number = getattr(ti, "try_number", None) or 0
     return task_log_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, _map_index(ti), try_number)
@@ -95,7 +98,7 @@ def log_link(ti: Any) -> str:
 
 def approval_link(ti: Any) -> str:
     """Where the task instance's approval request is answered, under the configured base URL."""
-    from pipelines.alerts.slack import required_actions_url
+    from pipelines.alerts.links import required_actions_url
 
     return required_actions_url(airflow_url(), ti.dag_id, ti.run_id, ti.task_id, _map_index(ti))
 
@@ -118,28 +121,33 @@ class SlackAlertNotifier(BaseNotifier):
         self.top_n = top_n
 
     def notify(self, context: Any) -> None:
-        from pipelines.alerts.slack import docs_link, failure_alert, quality_alert
-        from pipelines.quality.gate import QualityReport
+        from pipelines.alerts.alert_choice import retrain_alert
+        from pipelines.quality.report import QualityReport
 
         ti = context["ti"]
-        model = model_of(ti.dag_id)
         day = context["logical_date"].date().isoformat() if context.get("logical_date") else "-"
         error = context.get("exception")
         report = getattr(error, "report", None)
-        if isinstance(report, QualityReport):
-            docs = docs_link(report.docs_path)
-            message = quality_alert(model, day, ti.run_id, report, self.top_n, log_link(ti), docs)
-        else:
-            text = f"{type(error).__name__}: {error}" if error else "no exception: killed, timed out or marked failed"
-            message = failure_alert(model, day, ti.run_id, ti.task_id, text, log_link(ti))
-        post(message)
+        text = f"{type(error).__name__}: {error}" if error else "no exception: killed, timed out or marked failed"
+        message = retrain_alert(
+            model_of(ti.dag_id),
+            day,
+            ti.run_id,
+            report if isinstance(report, QualityReport) else None,
+            failed_stage=ti.task_id,
+            error=text,
+            top_n=self.top_n,
+            run_url=log_link(ti),
+        )
+        if message is not None:
+            post(message)
 
 
 class ApprovalRequestNotifier(BaseNotifier):
     """Tells Slack that a promotion waits for approval: the request as Airflow shows it and a link to answer."""
 
     def notify(self, context: Any) -> None:
-        from pipelines.alerts.slack import approval_alert
+        from pipelines.alerts.event_messages import approval_alert
         from pipelines.decision.evaluate import Decision
 
         ti = context["ti"]

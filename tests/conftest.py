@@ -46,6 +46,9 @@ os.environ.update(
         "PIPELINES_CODE_VERSION": "test",
     }
 )
+# Airflow's dag-processor and task runner put the DAG bundle's folder on sys.path (dags/_common.py is imported
+# by name); a plain DagBag in this process does not, so the tests do it once.
+sys.path.append(str(ROOT / "dags"))
 for _name in (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_REGISTRY_URI",
@@ -75,7 +78,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def demo_cfg():  # noqa: ANN201
-    from pipelines.config.schema import load_model
+    from pipelines.config.loading import load_model
 
     return load_model("demo")
 
@@ -132,7 +135,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Pat
     """A demo model trained once by ``pipelines.train``, exported as a plain MLflow model folder."""
     import mlflow
 
-    from pipelines.config.schema import load_model
+    from pipelines.config.loading import load_model
     from pipelines.data.ingest import ingest
     from pipelines.model.train import train
 

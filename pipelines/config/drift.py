@@ -5,14 +5,12 @@ Pydantic only, so loading a config (and parsing DAGs) does not import numpy or p
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from pipelines.config.base import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class FeatureThresholds(_Frozen):
+class FeatureThresholds(Frozen):
     """Overrides for one feature; unset values fall back to the defaults in ``DriftThresholds``."""
 
     psi_warn: float | None = Field(default=None, gt=0)
@@ -22,7 +20,7 @@ class FeatureThresholds(_Frozen):
     missing_rate_act: float | None = Field(default=None, gt=0, le=1)
 
 
-class DriftThresholds(_Frozen):
+class DriftThresholds(Frozen):
     """When a statistic marks a feature "warn" or "act" (strictly above the threshold)."""
 
     psi_warn: float = Field(default=0.1, gt=0, description="PSI 0.1-0.25 is the customary 'moderate shift'.")
@@ -51,7 +49,7 @@ class DriftThresholds(_Frozen):
         return self.model_copy(update={**updates, "features": {}})
 
 
-class DriftPolicy(_Frozen):
+class DriftPolicy(Frozen):
     """What makes a check "drift", and what confirms it."""
 
     key_features: tuple[str, ...] = Field(default=(), description="Any of these over an act threshold is drift.")
@@ -63,7 +61,7 @@ class DriftPolicy(_Frozen):
     cooldown_hours: int = Field(default=24, ge=0, description="No second drift-triggered retrain within this time.")
 
 
-class DriftConfig(_Frozen):
+class DriftConfig(Frozen):
     """Drift monitoring of one model: how often, on how much data, measured how, judged how."""
 
     cron: str = Field(default="30 1 * * *", description="When the monitor runs (UTC); default daily at 01:30.")

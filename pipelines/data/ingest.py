@@ -2,19 +2,19 @@
 
 Two engines write the same rows with the same logical dtypes (as pandas reads them back):
 
-- PostgreSQL sources: ``pipelines.arrow_source`` reads the window with binary COPY into Arrow record
+- PostgreSQL sources: ``pipelines.data.adbc_window`` reads the window with binary COPY into Arrow record
   batches (ADBC driver) and each batch goes to a ``pyarrow.parquet.ParquetWriter`` and to the content hash
   as it arrives, on a second thread while the next batch is fetched. No Python objects per row, and memory
   stays at a few batches (16 MiB each) whatever the window's size.
-- every other dialect: ``pipelines.sources.read_window`` (SQLAlchemy + pandas), sorted, hashed and written
-  in memory.
+- every other dialect: ``pipelines.data.sources.read_window`` (SQLAlchemy + pandas), sorted, hashed and
+  written in memory.
 
 Environment variable ``PIPELINES_INGEST_ENGINE``: unset or ``auto`` picks by the URL's backend,
 ``sqlalchemy`` forces the generic path (also for PostgreSQL), ``adbc`` requires the Arrow path (an error
 for other databases). The engines hash differently (both deterministic), so the same window ingested by
 both gets two snapshot files.
 
-Both read the source the same guarded way (``pipelines.sources``): a connection deadline, a UTC and
+Both read the source the same guarded way (``pipelines.data.sources``): a connection deadline, a UTC and
 read-only session, one statement per query source. Timestamps come out as naive UTC whatever the server's
 zone; a column without a zone is read in ``columns.timestamp_timezone``.
 
@@ -34,13 +34,13 @@ import socket
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.config import settings
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
+from pipelines.data.snapshot import Snapshot
 from pipelines.data.sources import read_window, row_order
 from pipelines.data.windows import Window
 
@@ -54,30 +54,6 @@ STALE_TEMP_SECONDS = 24 * 3600
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "unknown-host"
 _TEMP_NAME = re.compile(r"\.ingest-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}\.tmp")
 _OLD_TEMP_NAME = re.compile(r"\.(?:ingest-\d+-[0-9a-f]{32}|[0-9a-f]{16}\.parquet\.\d+)\.tmp")  # no host in them
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A written snapshot: what XCom and lineage tags carry instead of data."""
-
-    model: str
-    path: str
-    rows: int
-    content_hash: str
-    window_start: str
-    holdout_start: str
-    window_end: str
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @property
-    def window(self) -> Window:
-        return Window(
-            date.fromisoformat(self.window_start),
-            date.fromisoformat(self.holdout_start),
-            date.fromisoformat(self.window_end),
-        )
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -96,9 +72,9 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
     The engine follows the URL: binary COPY into Arrow for PostgreSQL, SQLAlchemy for the rest;
     ``PIPELINES_INGEST_ENGINE=sqlalchemy`` forces SQLAlchemy (see the module docstring). Rows are ordered
     by the timestamp, then the entity key (without one, every other column: ``sources.row_order``). Raises ``SourceSchemaError`` (bad URL, missing table or column)
-    or ``SourceError`` (server unreachable) from ``pipelines.sources``.
+    or ``SourceError`` (server unreachable) from ``pipelines.data.sources``.
     """
-    from pipelines.data.arrow_source import use_arrow
+    from pipelines.data.adbc_url import use_arrow
 
     window = Window.for_as_of(as_of, cfg.windows, training_days)
     remove_stale_temp_files(settings.snapshots_dir() / cfg.name)
@@ -124,7 +100,8 @@ def window_frame(cfg: ModelConfig, window: Window, source_url: str) -> pd.DataFr
     For the drift monitor, which needs the rows in memory anyway. The Arrow path gives them in snapshot order
     (``sources.row_order``), with the dtypes a snapshot has; the SQLAlchemy path in the database's order.
     """
-    from pipelines.data.arrow_source import open_window, use_arrow
+    from pipelines.data.adbc_url import use_arrow
+    from pipelines.data.adbc_window import open_window
 
     zone = cfg.columns.timestamp_timezone
     if not use_arrow(source_url):
@@ -167,7 +144,8 @@ def _ingest_arrow(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipelines.data.arrow_source import ArrowDigest, open_window
+    from pipelines.data.adbc_window import open_window
+    from pipelines.data.arrow_digest import ArrowDigest
 
     with open_window(
         source_url,

@@ -1,6 +1,6 @@
 """Reading a model's window from its source database with SQLAlchemy and bound parameters.
 
-Both engines (this one and ``pipelines.arrow_source``) read a source the same guarded way:
+Both engines (this one and ``pipelines.data.adbc_window``) read a source the same guarded way:
 
 - the connection has a deadline (``PIPELINES_DB_CONNECT_TIMEOUT`` seconds, as ``pipelines.db``), so a server
   that is down or never answers ends in one ``SourceError`` line;
@@ -13,7 +13,7 @@ Windows are UTC days. A ``timestamptz`` column is compared and returned as UTC i
 server's zone; a column without a zone holds wall-clock times of ``columns.timestamp_timezone`` (UTC unless
 set): it is filtered by the window's bounds in that zone and converted to naive UTC.
 
-SQLAlchemy and pandas are imported where they are used: the ADBC path (``pipelines.arrow_source``) needs
+SQLAlchemy and pandas are imported where they are used: the ADBC path (``pipelines.data.adbc_window``) needs
 only the errors and the statements defined here, and the CLI starts ~0.3 s sooner without SQLAlchemy.
 """
 
@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.config.schema import SourceConfig
+from pipelines.config.data_sections import SourceConfig
 from pipelines.data.windows import Window, wall_clock
 from pipelines.errors import PipelinesError
 
@@ -194,7 +194,7 @@ def window_statement(
     ``future_after`` (naive UTC; table sources), rows stamped later than it are selected too, so the quality
     gate sees timestamps that cannot be true yet instead of them silently falling outside the window. A query
     source must be a single statement (``single_statement``, read as ``dialect`` writes SQL).
-    ``pipelines.arrow_source.window_query`` is the same SELECT as SQL text for the ADBC driver.
+    ``pipelines.data.adbc_query.window_query`` is the same SELECT as SQL text for the ADBC driver.
     """
     import sqlalchemy as sa
 
@@ -269,7 +269,7 @@ def read_window(
     elif zone != "UTC":
         import pyarrow as pa
 
-        from pipelines.data.arrow_source import utc_from_wall_clock
+        from pipelines.data.arrow_normaliser import utc_from_wall_clock
 
         instants = utc_from_wall_clock(pa.array(stamps), zone).to_numpy(zero_copy_only=False)
         stamps = pd.Series(instants, index=frame.index, name=timestamp)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pipelines.config.schema import WindowsConfig
+from pipelines.config.data_sections import WindowsConfig
 from pipelines.errors import InputError
 
 

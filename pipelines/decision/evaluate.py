@@ -7,77 +7,25 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipelines.config.schema import METRICS_BY_TASK, ModelConfig
+from pipelines.config.model import ModelConfig
+from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.ingest import Snapshot, load
-from pipelines.model.features import labels, model_frame, split
+from pipelines.decision.verdict import Check, Decision
+from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.metrics import HIGHER_IS_BETTER, compute, gain, paired_bootstrap_gain
 from pipelines.model.scoring import score
 from pipelines.model.slices import SliceMetric, slice_metrics
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
-from pipelines.reports.model_card import log_model_card
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One rule of the policy. A failed ``blocking`` check stops a promotion the metrics alone would allow."""
-
-    name: str
-    passed: bool
-    detail: str
-    blocking: bool = False
-
-    def __str__(self) -> str:
-        return f"{'ok' if self.passed else 'FAIL'} {self.name}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The verdict on one challenger, with every check that led to it."""
-
-    model: str
-    promote: bool
-    challenger_version: int
-    champion_version: int | None
-    checks: list[Check]
-    challenger_metrics: dict[str, float]
-    champion_metrics: dict[str, float] | None = None
-    gain_interval: tuple[float, float] | None = None
-    holdout_rows: int = 0
-    snapshot_hash: str = ""
-    decision_id: str = ""
-    evaluation_run_id: str | None = field(default=None, compare=False)
-
-    @property
-    def reasons(self) -> list[str]:
-        return [str(c) for c in self.checks]
-
-    @property
-    def blocked(self) -> bool:
-        """Stopped by a blocking rule (an older window, a slice that got worse), not by the metrics."""
-        return any(c.blocking and not c.passed for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reasons"] = self.reasons
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Decision:
-        fields = {k: v for k, v in data.items() if k != "reasons"}
-        fields["checks"] = [Check(**c) for c in data["checks"]]
-        if fields.get("gain_interval") is not None:
-            fields["gain_interval"] = tuple(fields["gain_interval"])
-        return cls(**fields)
 
 
 def judge(
@@ -220,9 +168,8 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
     """Score the challenger and the current champion on the snapshot's holdout and decide.
 
     Both are scored only on holdout rows neither was trained on. The decision gets an id of its own and is
-    logged as an ``evaluate`` run; the challenger's model card for this decision goes under
-    ``model_card/<decision id>/`` of its training run, so no later evaluation overwrites an earlier one. A
-    failure marks the version failed (``registry.mark_failed``) before it propagates.
+    logged as an ``evaluate`` run (its model card is a step of its own: ``jobs.steps.model_card``). A failure
+    marks the version failed (``registry.mark_failed``) before it propagates.
     """
     try:
         decision = _evaluate(cfg, snapshot, challenger_version)
@@ -335,12 +282,41 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
             decision_id=decision_id,
         )
     )
-    if challenger.run_id is not None:
-        try:
-            log_model_card(cfg, snapshot, splits, model, decision, slices, challenger)
-        except Exception:  # the card explains a decision; failing to draw it must not block the decision
-            log.exception("%s v%s: the model card could not be logged", cfg.name, challenger_version)
     return decision
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a decision was made on, for its model card: the splits, the challenger and the slice metrics."""
+
+    splits: Splits
+    model: Any
+    challenger: registry.VersionInfo
+    slices: list[SliceMetric]
+
+
+def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Evidence | None:
+    """Recompute what ``evaluate`` compared, from the decision's own versions (not the aliases of now).
+
+    None when the decision compared nothing (the challenger was the champion already, or no holdout row was
+    comparable) or the version has no training run to hold a card.
+    """
+    nothing_compared = any(c.name == "comparison" and not c.passed for c in decision.checks)
+    if decision.champion_version == decision.challenger_version or nothing_compared:
+        return None
+    challenger = registry.version(cfg.name, decision.challenger_version)
+    if challenger.run_id is None:
+        return None
+    champion = registry.version(cfg.name, decision.champion_version) if decision.champion_version else None
+    splits = split(load(snapshot), cfg, snapshot.window)
+    model = registry.load_model(cfg.name, decision.challenger_version)
+    holdout, _ = _unseen_by(champion, splits.holdout, cfg)
+    champion_scores = None
+    if champion is not None:
+        champion_scores = score(registry.load_model(cfg.name, champion.version), holdout, cfg).scores
+    y = labels(holdout, cfg)
+    slices = slice_metrics(cfg, model_frame(holdout, cfg), y, score(model, holdout, cfg).scores, champion_scores)
+    return Evidence(splits, model, challenger, slices)
 
 
 def _unseen_by(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from pipelines.config.schema import IDENTIFIER
+from pipelines.config.base import IDENTIFIER
 from pipelines.data.sources import make_engine
 from pipelines.demo.scenarios import apply_scenario
 from pipelines.errors import InputError

@@ -1,1 +1,4 @@
-"""Drift in production inputs: statistics against the champion's training profile and the monitor that acts on them."""
+"""Drift in production inputs: statistics against the champion's training profile and the monitor that acts on them.
+
+Modules: stats, confirmation, history, monitor.
+"""

@@ -10,16 +10,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import window_frame
 from pipelines.data.profile import Profile
 from pipelines.data.windows import Window
-from pipelines.drift.stats import CheckRecord, DriftHistory, DriftReport, confirm, drift_report, render_html
+from pipelines.drift.confirmation import CheckRecord, confirm
+from pipelines.drift.history import DriftHistory
+from pipelines.drift.stats import DriftReport, drift_report
 from pipelines.errors import NoData, PipelinesError
 from pipelines.model.features import model_frame
 from pipelines.model.scoring import score
 from pipelines.model.train import PROFILE_ARTIFACT
 from pipelines.registry import versions as registry
+from pipelines.reports.drift_report import render_html
 
 
 class NoChampion(PipelinesError, RuntimeError):

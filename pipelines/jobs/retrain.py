@@ -1,23 +1,24 @@
-"""The whole chain in one process: ingest, validate, train, evaluate, promote."""
+"""The whole chain in one process (the CLI's ``retrain``): the steps of ``jobs.steps`` in order."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from pipelines.config.schema import ModelConfig
-from pipelines.data.ingest import ingest
-from pipelines.decision.evaluate import evaluate
-from pipelines.decision.promote import Approval, promote, record_quality_block
-from pipelines.faults import stop_point
-from pipelines.model.train import Lineage, train
-from pipelines.quality.gate import QualityGateFailed, validate
+from pipelines.config.model import ModelConfig
+from pipelines.data.ingest import Snapshot
+from pipelines.decision.evaluate import Decision
+from pipelines.decision.promote import Approval
+from pipelines.jobs import steps
+from pipelines.model.train import Lineage
+from pipelines.quality.report import QualityGateFailed
 from pipelines.registry import versions as registry
 
 Progress = Callable[[str], None]
-HELD = "held: the config requires approval; pass --approve or run the Airflow DAG to ask for it"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,40 +54,30 @@ def retrain(
     When the config requires approval and none is given, a promotion the policy allows is held (dry run).
     """
     lineage = lineage or Lineage()
-    approval = approval if cfg.policy.approval.required else None
     stage = "registry"
     snapshot = report = None
     try:
         registry.ping()
         stage = "ingest"
         progress(f"ingest: reading the window before {as_of}")
-        snapshot = ingest(cfg, as_of, source_url, training_days)
+        snapshot = steps.ingest(cfg, as_of, source_url, training_days)
         progress(
             f"ingest: {snapshot.rows} rows, {snapshot.window_start}..{snapshot.window_end}, hash {snapshot.content_hash[:12]}"
         )
-        stop_point("ingested")
         stage = "validate"
-        report = validate(cfg, snapshot)
-        if not report.success:
-            failures = [str(c) for c in report.critical]
-            if not dry_run:
-                record_quality_block(cfg.name, snapshot.window_start, snapshot.window_end, failures, lineage)
-            raise QualityGateFailed(report)
+        report = steps.validate(cfg, snapshot, lineage, dry_run)
         progress(f"validate: {report.evaluated} expectations, {len(report.warnings)} warning(s)")
-        stop_point("validated")
         stage = "train"
-        trained = train(cfg, snapshot, lineage)
+        trained = steps.train(cfg, snapshot, lineage)
         progress(f"train: version {trained.version}" + (" (reused, same data and code)" if trained.reused else ""))
         stage = "evaluate"
-        decision = evaluate(cfg, snapshot, trained.version)
+        decision = steps.evaluate(cfg, snapshot, trained.version)
         progress(f"evaluate: {'promote' if decision.promote else 'keep the champion'}")
-        stop_point("evaluated")
+        _draw_card(cfg, snapshot, decision, progress)
         stage = "promote"
-        held = cfg.policy.approval.required and approval is None and decision.promote
-        result = promote(decision, dry_run=dry_run or held, lineage=lineage, approval=approval)
-        if held:
-            result = replace(result, reasons=[*result.reasons, HELD])
+        result = steps.promote(cfg, decision, lineage, dry_run, approval)
     except Exception as exc:  # every stage failure becomes a reported outcome
+        report = exc.report if isinstance(exc, QualityGateFailed) else report
         return RetrainOutcome(
             cfg.name,
             as_of.isoformat(),
@@ -109,3 +100,15 @@ def retrain(
         metrics,
         report.to_dict(),
     )
+
+
+def _draw_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision, progress: Progress) -> None:
+    """The model card step; its failure is reported and the run goes on, as the decision stands without it."""
+    try:
+        folder = steps.model_card(cfg, snapshot, decision)
+    except Exception as exc:  # a report of the decision, never a part of it
+        log.exception("%s v%s: the model card could not be logged", cfg.name, decision.challenger_version)
+        progress(f"model card: failed ({type(exc).__name__}: {exc}); the decision stands")
+        return
+    if folder is not None:
+        progress(f"model card: {folder} of v{decision.challenger_version}'s training run")

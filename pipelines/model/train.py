@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import settings
-from pipelines.config.schema import METRICS_BY_TASK, ModelConfig
+from pipelines.config.model import ModelConfig
+from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.ingest import Snapshot, load
 from pipelines.data.profile import Profile, build_profile
 from pipelines.faults import stop_point

@@ -1,1 +1,9 @@
-"""The quality gate: Great Expectations suites over a snapshot, whole-window and per-day."""
+"""The quality gate: Great Expectations suites over a snapshot, whole-window and per-day.
+
+- ``gate``: ``validate`` a snapshot (suite and per-day checks), where its report is saved, and the saved report.
+- ``report``: ``CheckResult``, ``QualityReport`` and ``QualityGateFailed``, what the gate reports.
+- ``suites``: a model's suite from ``expectations/``, its unique-key check, the generated ``<suite>__daily`` suite.
+- ``day_checks``: the per-day aggregate of a snapshot, with the bounds each day's statistics must lie within.
+- ``gx_runner``: ``run_suite`` through a file-based GX context: synced suites, checkpoints, Data Docs.
+- ``gx_results``: GX validation results turned into a ``QualityReport``.
+"""

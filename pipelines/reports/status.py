@@ -3,60 +3,144 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.config import settings
-from pipelines.registry import ledger
 from pipelines.registry import versions as registry
+from pipelines.registry.ledger import Entry, entries
 
 
-def status(model: str, limit: int = 20) -> dict[str, Any]:
-    """The stable ``status --json`` shape, after reconciling any champion move a crash left half done."""
-    from pipelines.decision.promote import reconcile
+@dataclass(frozen=True)
+class AliasedVersion:
+    """A version an alias points at: its data window, snapshot, trigger, holdout metrics and decision."""
+
+    version: int
+    window_start: str | None
+    window_end: str | None
+    snapshot_hash: str | None
+    trigger: str | None
+    metrics: dict[str, float]
+    decision: str | None
+    run_id: str | None
+
+    @classmethod
+    def of(cls, info: registry.VersionInfo) -> AliasedVersion:
+        return cls(**info.summary(), run_id=info.run_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityStatus:
+    """The most recent validation of a snapshot of the model."""
+
+    window_end: str
+    validated_at: str
+    suite: str
+    success: bool
+    evaluated: int
+    failed: list[str]
+    warnings: list[str]
+    docs_path: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DriftStatus:
+    """The most recent drift check of the model (its ``monitor`` run in MLflow)."""
+
+    checked_at: str
+    window_end: str | None
+    champion_version: int | None
+    drift: bool
+    confirmed: bool
+    features: list[str]
+    run_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Status:
+    """A model's aliases, its ledger (newest first) and its latest quality and drift checks."""
+
+    model: str
+    champion: AliasedVersion | None
+    challenger: AliasedVersion | None
+    previous_champion: AliasedVersion | None
+    ledger: list[Entry]
+    quality: QualityStatus | None
+    drift: DriftStatus | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable ``status --json`` shape."""
+        return {
+            "model": self.model,
+            **{key: part.to_dict() if part else None for key, part in self.aliases().items()},
+            "ledger": [entry.to_dict() for entry in self.ledger],
+            "quality": self.quality.to_dict() if self.quality else None,
+            "drift": self.drift.to_dict() if self.drift else None,
+        }
+
+    def aliases(self) -> dict[str, AliasedVersion | None]:
+        """The version of each alias, by key: champion, challenger, previous_champion."""
+        return {
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "previous_champion": self.previous_champion,
+        }
+
+
+def status(model: str, limit: int = 20) -> Status:
+    """The model's status, after reconciling any champion move a crash left half done."""
+    from pipelines.decision.transaction import reconcile
 
     reconcile(model, actor="status")
-    aliases = {
-        key: registry.by_alias(model, alias)
-        for key, alias in (
-            ("champion", registry.CHAMPION),
-            ("challenger", registry.CHALLENGER),
-            ("previous_champion", registry.PREVIOUS_CHAMPION),
-        )
-    }
-    return {
-        "model": model,
-        **{key: _summary(info) if info else None for key, info in aliases.items()},
-        "ledger": [entry.to_dict() for entry in ledger.entries(model, limit)],
-        "quality": latest_quality(model),
-        "drift": latest_drift(model),
-    }
+    champion, challenger, previous = (
+        registry.by_alias(model, alias)
+        for alias in (registry.CHAMPION, registry.CHALLENGER, registry.PREVIOUS_CHAMPION)
+    )
+    return Status(
+        model=model,
+        champion=AliasedVersion.of(champion) if champion else None,
+        challenger=AliasedVersion.of(challenger) if challenger else None,
+        previous_champion=AliasedVersion.of(previous) if previous else None,
+        ledger=entries(model, limit),
+        quality=latest_quality(model),
+        drift=latest_drift(model),
+    )
 
 
-def latest_quality(model: str) -> dict[str, Any] | None:
+def latest_quality(model: str) -> QualityStatus | None:
     """The most recent validation written next to a snapshot of the model, or None."""
     results = sorted(
         (settings.snapshots_dir() / model).glob("window=*/*.validation.json"), key=lambda p: p.stat().st_mtime
     )
     if not results:
         return None
-    from pipelines.quality.gate import QualityReport
+    from pipelines.quality.report import QualityReport
 
     latest = results[-1]
     report = QualityReport.from_dict(json.loads(latest.read_text())["report"])
-    return {
-        "window_end": latest.parent.name.rsplit("_", 1)[-1],
-        "validated_at": datetime.fromtimestamp(latest.stat().st_mtime, UTC).isoformat(timespec="seconds"),
-        "suite": report.suite,
-        "success": report.success,
-        "evaluated": report.evaluated,
-        "failed": [str(c) for c in report.critical],
-        "warnings": [str(c) for c in report.warnings],
-        "docs_path": report.docs_path,
-    }
+    return QualityStatus(
+        window_end=latest.parent.name.rsplit("_", 1)[-1],
+        validated_at=datetime.fromtimestamp(latest.stat().st_mtime, UTC).isoformat(timespec="seconds"),
+        suite=report.suite,
+        success=report.success,
+        evaluated=report.evaluated,
+        failed=[str(c) for c in report.critical],
+        warnings=[str(c) for c in report.warnings],
+        docs_path=report.docs_path,
+    )
 
 
-def latest_drift(model: str) -> dict[str, Any] | None:
+def latest_drift(model: str) -> DriftStatus | None:
     """The most recent drift check of the model (its ``monitor`` run in MLflow), or None."""
     client = registry.client()
     experiment = client.get_experiment_by_name(model)
@@ -69,46 +153,42 @@ def latest_drift(model: str) -> dict[str, Any] | None:
         return None
     run = runs[0]
     tags = run.data.tags
-    return {
-        "checked_at": datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(timespec="seconds"),
-        "window_end": tags.get("window_end"),
-        "champion_version": int(tags["champion_version"]) if tags.get("champion_version", "").isdigit() else None,
-        "drift": tags.get("drift") == "True",
-        "confirmed": tags.get("drift_confirmed") == "True",
-        "features": [f for f in tags.get("drifted", "").split(",") if f],
-        "run_id": run.info.run_id,
-    }
+    return DriftStatus(
+        checked_at=datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(timespec="seconds"),
+        window_end=tags.get("window_end"),
+        champion_version=int(tags["champion_version"]) if tags.get("champion_version", "").isdigit() else None,
+        drift=tags.get("drift") == "True",
+        confirmed=tags.get("drift_confirmed") == "True",
+        features=[f for f in tags.get("drifted", "").split(",") if f],
+        run_id=run.info.run_id,
+    )
 
 
-def history_lines(report: dict[str, Any]) -> list[str]:
+_HEADLINES = {
+    "promoted": "became champion",
+    "rolled_back": "champion again (rollback)",
+    "rolled_forward": "became champion (roll-forward)",
+    "readmitted": "re-admitted and champion again",
+    "found": "found as champion, unexplained by any decision",
+    "blocked": "blocked",
+    "rejected": "rejected",
+    "approved": "approved",
+    "refused": "refused",
+}
+
+
+def history_lines(report: Status) -> list[str]:
     """Human-readable ledger, oldest first, then the current champion."""
     lines = []
-    for entry in reversed(report["ledger"]):
-        headline = {
-            "promoted": "became champion",
-            "rolled_back": "champion again (rollback)",
-            "rolled_forward": "became champion (roll-forward)",
-            "readmitted": "re-admitted and champion again",
-            "found": "found as champion, unexplained by any decision",
-            "blocked": "blocked",
-            "rejected": "rejected",
-            "approved": "approved",
-            "refused": "refused",
-        }[entry["kind"]]
-        subject = f"v{entry['version']}" if entry["version"] is not None else "run"
+    for entry in reversed(report.ledger):
+        subject = f"v{entry.version}" if entry.version is not None else "run"
         lines.append(
-            f"{entry['decided_at']} {subject} {headline} (data before {entry['window_end']}, "
-            f"{entry['trigger']}, by {entry['actor']})"
+            f"{entry.decided_at.isoformat(timespec='microseconds')} {subject} {_HEADLINES[entry.kind]} "
+            f"(data before {entry.window_end}, {entry.trigger}, by {entry.actor})"
         )
-        lines.extend(f"    {reason}" for reason in entry["reasons"])
-    champion = report["champion"]
+        lines.extend(f"    {reason}" for reason in entry.reasons)
+    champion = report.champion
     lines.append(
-        f"champion now: v{champion['version']} (data before {champion['window_end']})"
-        if champion
-        else "no champion yet"
+        f"champion now: v{champion.version} (data before {champion.window_end})" if champion else "no champion yet"
     )
     return lines
-
-
-def _summary(info: registry.VersionInfo) -> dict[str, Any]:
-    return {**info.summary(), "run_id": info.run_id}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config.schema import ConfigError, load_all, load_config
+from pipelines.config.base import ConfigError
+from pipelines.config.loading import load_all, load_config
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.airflow
@@ -26,10 +27,25 @@ def test_every_config_gets_a_retrain_dag(dagbag):
 def test_task_graph_is_ingest_validate_train_evaluate_promote(dagbag):
     dag = dagbag.get_dag("retrain_demo")
     chain = ["ingest", "validate", "train", "evaluate", "promote", "any_stage_failed"]
-    assert sorted(dag.task_ids) == sorted(chain)
+    assert sorted(dag.task_ids) == sorted([*chain, "model_card"])
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert dag.get_task("any_stage_failed").downstream_task_ids == set()
+    # the model card is drawn beside the promotion, after the decision: it never holds it up or alters it
+    card = dag.get_task("model_card")
+    assert card.upstream_task_ids == {"ingest", "evaluate"} and card.downstream_task_ids == {"any_stage_failed"}
+
+
+def test_every_retrain_task_body_is_at_most_five_lines(dagbag):
+    import inspect
+
+    dag = dagbag.get_dag("retrain_demo")
+    for task in dag.tasks:
+        if not hasattr(task, "python_callable"):
+            continue
+        lines = inspect.getsource(task.python_callable).splitlines()
+        body = [line for line in lines[1:] if line.strip() and not line.lstrip().startswith(("@", '"""', "def "))]
+        assert len(body) <= 5, (task.task_id, body)
 
 
 def test_a_failed_stage_fails_the_run_through_the_last_task(dagbag):
@@ -146,7 +162,7 @@ def test_monitor_dag_checks_then_emits_the_drift_asset(dagbag):
 def test_drift_triggered_runs_record_what_moved_in_their_lineage():
     from types import SimpleNamespace
 
-    from dag_support import trigger_of
+    from _common import trigger_of
 
     event = SimpleNamespace(extra={"drifted": ["monthly_charges"]})
     drift_run = {"dag_run": SimpleNamespace(run_type="asset_triggered"), "triggering_asset_events": {"a": [event]}}
@@ -176,7 +192,7 @@ def test_approval_puts_a_human_between_evaluate_and_promote(airflow_db, tmp_path
     assert dag.get_task("promote").trigger_rule == "none_failed"  # runs when nobody was asked
     assert dag.get_task("needs_approval").ignore_downstream_trigger_rules is False
     # neither approve nor needs_approval (which skip their direct downstream tasks) may skip the last task
-    assert dag.get_task("any_stage_failed").upstream_task_ids == {"promote", "record_refusal"}
+    assert dag.get_task("any_stage_failed").upstream_task_ids == {"model_card", "promote", "record_refusal"}
     assert "`alice`, `bob` may answer" in dag.doc_md and "clear `approve`" in dag.doc_md
 
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.cli import main
-from pipelines.config.schema import load_model
+from pipelines.config.loading import load_model
 from pipelines.demo.seed import seed
 from pipelines.jobs.retrain import retrain
 from pipelines.reports.status import status
@@ -122,9 +122,10 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
     assert len(slack.messages) == 1 and "Drift confirmed: demo 2026-05-02" in slack.messages[0]["text"]
     assert "`monthly_charges`" in slack.messages[0]["text"]
     assert retrain_runs_created_by_the_scheduler() == ["asset_triggered"]
-    latest = status("demo")["drift"]  # what `status` and the Models page show
-    assert (latest["window_end"], latest["drift"], latest["confirmed"]) == ("2026-05-02", True, True)
-    assert sorted(latest["features"]) == ["logins_30d", "monthly_charges", "region"]
+    latest = status("demo").drift  # what `status` and the Models page show
+    assert latest is not None
+    assert (latest.window_end, latest.drift, latest.confirmed) == ("2026-05-02", True, True)
+    assert sorted(latest.features) == ["logins_30d", "monthly_charges", "region"]
 
     state, tasks = run_dag(monitor, date(2026, 5, 3))
     assert tasks["trigger_retrain"] == "skipped", "the cooldown stops a second drift-triggered retrain"

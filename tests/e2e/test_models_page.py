@@ -22,10 +22,12 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 import requests
 
-from pipelines.config.schema import ModelConfig, load_model
+from pipelines.config.loading import load_model
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import ingest, load
 from pipelines.jobs.retrain import retrain
-from pipelines.quality.gate import QualityReport, validate
+from pipelines.quality.gate import validate
+from pipelines.quality.report import QualityReport
 from pipelines.registry import versions as registry
 from pipelines.reports.models_page import DOCS_POLICY
 from tests.conftest import ROOT

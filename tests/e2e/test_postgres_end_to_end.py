@@ -40,7 +40,7 @@ def test_retrain_dag_on_postgres_source_and_registry(dagbag, home, postgres_data
         assert ledger_rows.scalar_one() == 2  # the ledger lives in the MLflow backend database
     engine.dispose()
     report = status("demo")
-    assert report["champion"] is not None
-    assert report["champion"]["metrics"]["roc_auc"] >= 0.70
-    assert {e["version"] for e in report["ledger"]} == {v.version for v in versions}
+    assert report.champion is not None
+    assert report.champion.metrics["roc_auc"] >= 0.70
+    assert {e.version for e in report.ledger} == {v.version for v in versions}
     assert not list(home.glob("mlflow.db")), "the embedded MLflow store must not be used"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.config.schema import load_model
+from pipelines.config.loading import load_model
 from pipelines.demo.seed import seed
 from pipelines.jobs.retrain import retrain
 from pipelines.registry import versions as registry

@@ -39,9 +39,9 @@ def test_nightly_runs_promote_then_never_demote_to_an_older_window(dagbag, seede
     old = registry.by_alias("demo", registry.CHALLENGER)
     assert old is not None and old.window_end == "2026-03-05"
     assert old.tags["decision"] == "blocked"
-    latest = status("demo")["ledger"][0]
-    assert (latest["kind"], latest["version"], latest["trigger"]) == ("blocked", old.version, "manual")
-    assert any("older window never replaces" in r for r in latest["reasons"])
+    latest = status("demo").ledger[0]
+    assert (latest.kind, latest.version, latest.trigger) == ("blocked", old.version, "manual")
+    assert any("older window never replaces" in r for r in latest.reasons)
     assert registry.by_alias("demo", registry.CHAMPION) == champion_after_newer
 
 
@@ -53,7 +53,7 @@ def test_dry_run_evaluates_but_never_promotes(dagbag, seeded_source, monkeypatch
     assert [v.version for v in registry.all_versions("demo")] == [1]
     assert registry.by_alias("demo", registry.CHALLENGER) is None
     assert registry.by_alias("demo", registry.CHAMPION) is None
-    assert status("demo")["ledger"] == []
+    assert status("demo").ledger == []
 
 
 def test_failed_quality_gate_stops_before_training(dagbag, seeded_source, monkeypatch):
@@ -70,7 +70,7 @@ def test_failed_quality_gate_stops_before_training(dagbag, seeded_source, monkey
     assert tasks["validate"] == "failed"
     assert tasks["train"] == tasks["evaluate"] == tasks["promote"] == "upstream_failed"
     assert registry.all_versions("demo") == []
-    [blocked] = status("demo")["ledger"]
-    assert (blocked["kind"], blocked["version"], blocked["actor"]) == ("blocked", None, "quality gate")
-    assert blocked["window_end"] == "2026-03-20" and blocked["airflow_run_id"].startswith("manual__")
-    assert any("plan" in reason for reason in blocked["reasons"])
+    [blocked] = status("demo").ledger
+    assert (blocked.kind, blocked.version, blocked.actor) == ("blocked", None, "quality gate")
+    assert blocked.window_end == "2026-03-20" and (blocked.airflow_run_id or "").startswith("manual__")
+    assert any("plan" in reason for reason in blocked.reasons)

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from pipelines.config.schema import load_model
-from pipelines.decision.promote import move_champion
+from pipelines.config.loading import load_model
+from pipelines.decision.manual import move_champion
 from pipelines.jobs.retrain import retrain
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry

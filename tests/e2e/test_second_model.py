@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config.schema import load_model
+from pipelines.config.loading import load_model
 from pipelines.registry import versions as registry
 from tests.conftest import ROOT
 from tests.e2e.helpers import run_dag

@@ -20,11 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data import ingest as ingest_mod
-from pipelines.data.arrow_source import (
-    ArrowDigest,
-)
+from pipelines.data.arrow_digest import ArrowDigest
 from pipelines.data.ingest import Snapshot, ingest, load, window_frame
 from pipelines.data.sources import SourceError, SourceSchemaError
 from pipelines.data.windows import Window

@@ -130,10 +130,10 @@ def assert_explained(chain: Chain) -> None:
 
     with using(chain):
         report = status(chain.model)
-    moves = [e for e in report["ledger"] if e["kind"] in CHAMPION_MOVES]
-    champion = report["champion"]
-    assert champion is not None and moves and moves[0]["version"] == champion["version"], report["ledger"][:3]
-    assert history_lines(report)[-1] == f"champion now: v{champion['version']} (data before {champion['window_end']})"
+    moves = [e for e in report.ledger if e.kind in CHAMPION_MOVES]
+    champion = report.champion
+    assert champion is not None and moves and moves[0].version == champion.version, report.ledger[:3]
+    assert history_lines(report)[-1] == f"champion now: v{champion.version} (data before {champion.window_end})"
 
 
 def assert_trusted(chain: Chain, when: str) -> None:

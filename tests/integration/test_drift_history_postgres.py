@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.drift.stats import (
-    CheckRecord,
-)
+from pipelines.drift.confirmation import CheckRecord
 
 NOW = datetime(2026, 3, 1, 1, 30, tzinfo=UTC)
 
@@ -32,7 +30,7 @@ NOW = datetime(2026, 3, 1, 1, 30, tzinfo=UTC)
 def test_workers_with_their_own_folders_share_the_history_in_the_database(
     tmp_path: Path, postgres_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.config.schema import load_model
+    from pipelines.config.loading import load_model
     from pipelines.drift.monitor import history
 
     # given two workers with different state folders and one PostgreSQL database

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.config.schema import load_model
+from pipelines.config.loading import load_model
 from pipelines.data.ingest import ingest, load
 from pipelines.jobs.retrain import retrain
 from pipelines.quality.gate import validate

@@ -65,4 +65,4 @@ def test_two_workers_racing_on_one_model_train_once_and_promote_once(
     # and the shared ledger holds that promotion exactly once, explaining the champion
     assert [(e.kind, e.version) for e in ledger.entries("demo")] == [("promoted", 1)]
     report = status("demo")
-    assert report["champion"]["version"] == 1 and report["ledger"][0]["kind"] == "promoted"
+    assert report.champion is not None and report.champion.version == 1 and report.ledger[0].kind == "promoted"

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import Snapshot, ingest, load
 from pipelines.data.sources import SourceError, SourceSchemaError
 from pipelines.demo.seed import seed

@@ -20,9 +20,11 @@ import sqlalchemy as sa
 import yaml
 
 from pipelines.config import settings
-from pipelines.config.schema import ConfigError, ModelConfig, load_config
+from pipelines.config.base import ConfigError
+from pipelines.config.loading import load_config
+from pipelines.config.model import ModelConfig
 from pipelines.data import ingest as ingest_mod
-from pipelines.data.arrow_source import utc_from_wall_clock
+from pipelines.data.arrow_normaliser import utc_from_wall_clock
 from pipelines.data.ingest import content_hash, ingest, load
 from pipelines.data.sources import SourceError, SourceSchemaError, single_statement, window_statement
 from pipelines.data.windows import Window

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from pipelines.config.schema import WindowsConfig
+from pipelines.config.data_sections import WindowsConfig
 from pipelines.data.windows import Window, parse_day
 
 DEMO_WINDOWS = WindowsConfig(training_days=42, holdout_days=7)

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import Snapshot, ingest
 from pipelines.decision.evaluate import Check, Decision, evaluate, judge
-from pipelines.decision.promote import PromotionConflict, promote, rollback
+from pipelines.decision.manual import rollback
+from pipelines.decision.promote import PromotionConflict, promote
 from pipelines.model.train import train
 from pipelines.registry import versions as registry
 from pipelines.reports.status import status
@@ -283,9 +284,9 @@ def test_rollback_restores_the_previous_champion(champion_v1: Promoted, register
     assert (alias("champion"), alias("previous-champion")) == (1, v2)
     assert registry.version("demo", v2).tags[registry.ROLLED_BACK_TAG].endswith("by manual: bad predictions")
     assert result.reasons == [f"rolled back from v{v2} to v1: bad predictions"]
-    entries = {(e["version"], e["kind"]): e for e in status("demo")["ledger"]}
-    assert entries[(1, "rolled_back")]["reasons"] == result.reasons
-    assert entries[(1, "rolled_back")]["champion_version"] == v2
+    entries = {(e.version, e.kind): e for e in status("demo").ledger}
+    assert entries[(1, "rolled_back")].reasons == result.reasons
+    assert entries[(1, "rolled_back")].champion_version == v2
     # and rolling back to the champion itself or to an unknown version is refused
     with pytest.raises(ValueError, match="v1 is the champion already"):
         rollback("demo", to_version=1)

@@ -10,10 +10,13 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import Snapshot, ingest
 from pipelines.decision.evaluate import evaluate
-from pipelines.decision.promote import move_champion, promote, reconcile, rollback
+from pipelines.decision.manual import move_champion, rollback
+from pipelines.decision.promote import promote
+from pipelines.decision.transaction import reconcile
+from pipelines.jobs.steps import model_card
 from pipelines.model.train import train
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
@@ -113,9 +116,9 @@ def test_a_half_done_move_is_finished_or_abandoned_by_whoever_comes_next(
     registry.set_alias("demo", registry.CHAMPION, v2)
     # when status runs, then the move is recorded (once), with a note saying how it was found
     report = status("demo")
-    assert report["champion"]["version"] == v2
+    assert report.champion is not None and report.champion.version == v2
     assert kinds() == [("promoted", v1), ("promoted", v2)]
-    assert "the process stopped after the champion alias moved" in report["ledger"][0]["reasons"][-1]
+    assert "the process stopped after the champion alias moved" in report.ledger[0].reasons[-1]
     assert alias("previous-champion") == v1
     # given a process that died after announcing v3 and moving previous-champion, before the champion moved
     ledger.open_intent(ledger.Entry("demo", "promoted", v3, v2, ["ok floor"]), v2, v1)
@@ -136,9 +139,9 @@ def test_a_champion_moved_outside_the_pipeline_is_recorded_as_found(
     registry.set_alias("demo", registry.CHAMPION, v2)
     # when status runs, then the ledger explains the champion: found, unexplained by any decision
     report = status("demo")
-    found = report["ledger"][0]
-    assert (found["kind"], found["version"], found["champion_version"], found["actor"]) == ("found", v2, v1, "status")
-    assert "which no ledger entry explains (last recorded: v1)" in found["reasons"][0]
+    found = report.ledger[0]
+    assert (found.kind, found.version, found.champion_version, found.actor) == ("found", v2, v1, "status")
+    assert "which no ledger entry explains (last recorded: v1)" in found.reasons[0]
     assert history_lines(report)[-1] == f"champion now: v{v2} (data before 2026-03-01)"
     # and a second look records nothing more
     status("demo")
@@ -151,6 +154,7 @@ def test_a_dry_run_moves_no_alias_and_rewrites_no_card_or_decision(
     # given v1 trained by the pipeline and promoted with its card, then v2 promoted over it
     v1 = train(demo_cfg, snapshot).version
     first = evaluate(demo_cfg, snapshot, v1)
+    assert model_card(demo_cfg, snapshot, first) == card_folder(first.decision_id)
     promote(first)
     v2 = register_trained(window_end="2026-03-02")
     promote(evaluate(demo_cfg, snapshot, v2))
@@ -159,6 +163,7 @@ def test_a_dry_run_moves_no_alias_and_rewrites_no_card_or_decision(
     card_before = card_page(v1, first.decision_id, tmp_path / "before")
     # when a dry run re-evaluates v1 (an older window now, so it would be blocked)
     again = evaluate(demo_cfg, snapshot, v1)
+    model_card(demo_cfg, snapshot, again)
     result = promote(again, dry_run=True)
     # then nothing moved, nothing was recorded, and v1 still shows the decision that promoted it
     assert result.status == "dry_run"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.demo.scenarios import apply_scenario
 from pipelines.demo.seed import DEMO_TABLE, generate, seed, write_table
 

@@ -16,18 +16,11 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from pipelines.config.drift import DriftConfig, DriftPolicy, DriftThresholds, FeatureThresholds
 from pipelines.data.profile import OTHER, Profile, build_profile
-from pipelines.drift.stats import (
-    CheckRecord,
-    DriftHistory,
-    DriftReport,
-    chi2_homogeneity,
-    confirm,
-    drift_report,
-    js_distance,
-    psi,
-    render_html,
-)
+from pipelines.drift.confirmation import CheckRecord, confirm
+from pipelines.drift.history import DriftHistory
+from pipelines.drift.stats import DriftReport, chi2_homogeneity, drift_report, js_distance, psi
 from pipelines.registry import db
+from pipelines.reports.drift_report import render_html
 
 NUMERIC = ("a", "b", "c")
 CATEGORICAL = ("k",)

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 from xgboost.core import XGBoostError
 
-from pipelines.config.schema import ColumnsConfig, ModelConfig, load_model
+from pipelines.config.data_sections import ColumnsConfig
+from pipelines.config.loading import load_model
+from pipelines.config.model import ModelConfig
 from pipelines.model.features import FeatureError, model_frame
 from pipelines.model.scoring import Scored, aligned_frame, score, trained_categories
 from pipelines.model.train import predict

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import ingest, load
 from pipelines.decision.evaluate import Check, Decision, evaluate, judge
 from pipelines.decision.promote import promote

@@ -1,7 +1,7 @@
 """The quality gate sees the newest day: per-day checks next to the whole-window suite, on the real gate.
 
 Gate tests seed a SQLite source with a scenario of ``pipelines.scenarios``, ingest the window and call
-``pipelines.quality.validate``: the same path as the DAG's ``validate`` task, without Airflow (a DAG run costs
+``pipelines.quality.gate.validate``: the same path as the DAG's ``validate`` task, without Airflow (a DAG run costs
 several times more; ``tests/e2e/test_quality_gate_alerts.py`` keeps a few representative ones). Each starts
 from a copy of a state folder where the gate already validated clean data for the same window, so GX's
 context, suites and Data Docs site exist, as on any run after the first.
@@ -20,20 +20,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.alerts.slack import quality_alert
-from pipelines.config.schema import DailyChecksConfig, ModelConfig
+from pipelines.alerts.event_messages import quality_alert
+from pipelines.config.model import ModelConfig
+from pipelines.config.quality_sections import DailyChecksConfig
 from pipelines.data.ingest import ingest
 from pipelines.data.windows import Window
 from pipelines.demo.scenarios import SCENARIOS
 from pipelines.demo.seed import generate, seed
-from pipelines.quality.gate import (
-    CheckResult,
-    QualityGateFailed,
-    QualityReport,
-    day_checks,
-    validate,
-    with_unique_key,
-)
+from pipelines.quality.day_checks import day_checks
+from pipelines.quality.gate import validate
+from pipelines.quality.report import CheckResult, QualityGateFailed, QualityReport
+from pipelines.quality.suites import with_unique_key
 
 START = date(2026, 1, 1)
 RUN_DATE = date(2026, 4, 1)  # window 2026-02-11 .. 2026-03-31
@@ -75,7 +72,7 @@ def gate(cfg: ModelConfig, home: Path, scenario: str | None, as_of: date = RUN_D
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, QualityReport]]:
     """A state folder where the gate validated clean data as of RUN_DATE, and its report (built once)."""
-    from pipelines.config.schema import load_model
+    from pipelines.config.loading import load_model
 
     template = tmp_path_factory.mktemp("clean-run")
     with pytest.MonkeyPatch.context() as env:

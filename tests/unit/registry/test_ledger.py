@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import Snapshot, ingest
 from pipelines.decision.evaluate import evaluate
-from pipelines.decision.promote import Approval, PromotionConflict, promote, record_quality_block, rollback
+from pipelines.decision.manual import rollback
+from pipelines.decision.promote import Approval, PromotionConflict, promote, record_quality_block
 from pipelines.model.train import Lineage
 from pipelines.registry import db, ledger
 from pipelines.registry import versions as registry

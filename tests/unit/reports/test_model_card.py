@@ -10,25 +10,19 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pipelines.config.schema import METRICS_BY_TASK, ModelConfig
+from pipelines.config.model import ModelConfig
+from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.ingest import ingest, load
 from pipelines.decision.evaluate import Check, Decision, evaluate
 from pipelines.decision.promote import promote
+from pipelines.jobs.steps import model_card
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.metrics import compute
 from pipelines.model.train import estimator, predict, train
 from pipelines.registry import versions as registry
 from pipelines.registry.versions import VersionInfo
-from pipelines.reports.model_card import (
-    CARD_PAGE,
-    CURVE_FRACTIONS,
-    MODEL_CARD_ARTIFACT,
-    PLOTS,
-    card_folder,
-    curve_verdict,
-    learning_curve,
-    write_model_card,
-)
+from pipelines.reports.card_analysis import CURVE_FRACTIONS, curve_verdict, learning_curve
+from pipelines.reports.model_card import CARD_PAGE, MODEL_CARD_ARTIFACT, PLOTS, card_folder, write_model_card
 
 AS_OF = date(2026, 3, 1)
 
@@ -43,6 +37,7 @@ def test_model_card_files_exist_for_a_promoted_version(
     # when v2 is evaluated and promoted
     decision = evaluate(demo_cfg, snapshot, trained.version)
     assert promote(decision).status == "promoted", decision.reasons
+    assert model_card(demo_cfg, snapshot, decision) == card_folder(decision.decision_id)
     # then v2's own training run holds the card of this decision: the page and every plot
     run_id = registry.version("demo", trained.version).run_id
     assert run_id == trained.run_id

@@ -2,44 +2,67 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
 from pipelines.registry import versions as registry
+from pipelines.registry.ledger import Entry
 from pipelines.reports import models_page
+from pipelines.reports.status import AliasedVersion, DriftStatus, QualityStatus, Status
 
-CHAMPION = {
-    "version": 4,
-    "window_start": "2026-02-01",
-    "window_end": "2026-03-20",
-    "snapshot_hash": "ab" * 32,
-    "trigger": "drift",
-    "metrics": {"roc_auc": 0.81234},
-    "decision": "promoted",
-}
-REPORT = {
-    "model": "demo",
-    "champion": CHAMPION,
-    "challenger": None,
-    "previous_champion": {**CHAMPION, "version": 2, "metrics": {}},
-    "ledger": [
-        {
-            "kind": "promoted",
-            "version": 4,
-            "champion_version": 2,
-            "decided_at": "2026-03-20T02:10:00+00:00",
-            "trigger": "drift",
-            "reasons": ["ok floor", "<script>alert(1)</script>"],
-            "metrics": {"challenger": {"roc_auc": 0.81}, "champion": {"roc_auc": 0.79}},
-            "window_start": "2026-02-01",
-            "window_end": "2026-03-20",
-            "actor": "policy",
-        },
-        {"kind": "blocked", "version": None, "decided_at": "2026-03-19T02:00:00+00:00", "reasons": ["quality gate"]},
+CHAMPION = AliasedVersion(
+    version=4,
+    window_start="2026-02-01",
+    window_end="2026-03-20",
+    snapshot_hash="ab" * 32,
+    trigger="drift",
+    metrics={"roc_auc": 0.81234},
+    decision="promoted",
+    run_id=None,
+)
+STATUS = Status(
+    model="demo",
+    champion=CHAMPION,
+    challenger=None,
+    previous_champion=replace(CHAMPION, version=2, metrics={}),
+    ledger=[
+        Entry(
+            model="demo",
+            kind="promoted",
+            version=4,
+            champion_version=2,
+            decided_at=datetime(2026, 3, 20, 2, 10, tzinfo=UTC),
+            trigger="drift",
+            reasons=["ok floor", "<script>alert(1)</script>"],
+            metrics={"challenger": {"roc_auc": 0.81}, "champion": {"roc_auc": 0.79}},
+            window_start="2026-02-01",
+            window_end="2026-03-20",
+            actor="policy",
+        ),
+        Entry(
+            model="demo",
+            kind="blocked",
+            version=None,
+            champion_version=None,
+            decided_at=datetime(2026, 3, 19, 2, tzinfo=UTC),
+            reasons=["quality gate"],
+        ),
     ],
-    "quality": {"window_end": "2026-03-20", "success": False, "evaluated": 40, "failed": ["plan not null"]},
-    "drift": None,
-    "cards": {4: True, 2: False},
-}
+    quality=QualityStatus(
+        window_end="2026-03-20",
+        validated_at="2026-03-20T02:00:00+00:00",
+        suite="demo",
+        success=False,
+        evaluated=40,
+        failed=["plan not null"],
+        warnings=[],
+        docs_path=None,
+    ),
+    drift=None,
+)
+REPORT = models_page.ModelReport(STATUS, {4: True, 2: False})
 
 
 def test_model_page_shows_aliases_ledger_and_checks_with_data_escaped():
@@ -60,7 +83,10 @@ def test_model_page_shows_aliases_ledger_and_checks_with_data_escaped():
 
 
 def test_overview_lists_every_model_with_its_champion():
-    drifting = {**REPORT, "model": "churn<b>", "champion": None, "ledger": [], "drift": {"drift": True}}
+    drift = DriftStatus(
+        "2026-03-20T01:00:00+00:00", "2026-03-20", 4, drift=True, confirmed=False, features=[], run_id="r"
+    )
+    drifting = models_page.ModelReport(replace(STATUS, model="churn<b>", champion=None, ledger=[], drift=drift), {})
 
     page = models_page.overview_html([REPORT, drifting], "/m")
 
@@ -91,7 +117,7 @@ def test_card_files_are_served_from_the_versions_run(carded_version):
         "text/html; charset=utf-8",
     )
     assert models_page.card_file("demo", str(carded_version), "plot.png")[1] == "image/png"
-    assert models_page.report("demo")["cards"] == {carded_version: True}
+    assert models_page.report("demo").cards == {carded_version: True}
     # and: an absent version or file is a 404
     for version, name in (("99", "index.html"), (str(carded_version), "missing.png")):
         with pytest.raises(models_page.PageError) as absent:
@@ -171,15 +197,17 @@ def test_bad_data_docs_requests_are_refused(data_docs, model, window, path, stat
 
 
 def test_quality_panel_and_alerts_link_to_the_data_docs_on_the_models_page(home, data_docs, monkeypatch):
-    from pipelines.alerts.slack import docs_link
+    from pipelines.alerts.links import docs_link
 
     # Given: the latest validation's Data Docs page, as GX reports it
     page = data_docs / "validations" / "demo" / "__none__" / "snapshots-demo.html"
-    quality = {**REPORT["quality"], "docs_path": page.as_uri()}
+    quality = replace(STATUS.quality, docs_path=page.as_uri())
     route = "demo/data-docs/window%3D2026-02-01_2026-03-20/validations/demo/__none__/snapshots-demo.html"
 
     # Then: the Models page links to it through its own route
-    html = models_page.model_html({**REPORT, "quality": quality}, "/models", "http://mlflow.test:5000/")
+    html = models_page.model_html(
+        replace(REPORT, status=replace(STATUS, quality=quality)), "/models", "http://mlflow.test:5000/"
+    )
     assert f'href="/models/{route}"' in html and ">Data Docs</a>" in html
     # and: an alert links there when Airflow's base URL is known, else as before
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example/base/")

@@ -1,18 +1,23 @@
-"""What the DAG files share: the start date from the config and how a run finds its date and its source.
+"""What the DAG files share: the start date from the config, how a run finds its date, source and lineage, and
+how a step's failure becomes a red task.
 
-It lives in ``plugins/``, which Airflow puts on ``sys.path`` for every component, so DAGs import it by name.
+Airflow puts the DAGs folder on ``sys.path`` for every component, so DAG files import it by name;
+``.airflowignore`` keeps the DAG processor from parsing it as a DAG file.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from pipelines.config.schema import ModelConfig
+from pipelines.config.model import ModelConfig
 
 if TYPE_CHECKING:
     from pipelines.model.train import Lineage
+    from pipelines.quality.report import QualityReport
 
 
 def start_date(cfg: ModelConfig) -> datetime:
@@ -78,3 +83,37 @@ def actor_of(context: Any) -> str:
     """Who triggered the run, for the ledger: the user's name, else the run type."""
     run = context["dag_run"]
     return str(getattr(run, "triggering_user_name", None) or getattr(run.run_type, "value", run.run_type))
+
+
+def dry_run(context: Any) -> bool:
+    """The run's ``dry_run`` Param."""
+    return bool(context["params"].get("dry_run"))
+
+
+@contextmanager
+def stops() -> Iterator[None]:
+    """Turn the failures retries cannot fix into tasks that fail at once: a failed quality gate (its report
+    kept for the alert), a source without the configured table or column, a stale decision."""
+    from slack_alerts import BadInputStop, QualityGateStop
+
+    from pipelines.data.sources import SourceSchemaError
+    from pipelines.decision.promote import PromotionConflict
+    from pipelines.quality.report import QualityGateFailed
+
+    try:
+        yield
+    except QualityGateFailed as exc:
+        raise QualityGateStop(exc.report) from exc
+    except (SourceSchemaError, PromotionConflict) as exc:
+        raise BadInputStop(str(exc)) from exc
+
+
+def post_warnings(cfg: ModelConfig, context: Any, report: QualityReport) -> None:
+    """Slack, when the gate passed with warnings and the config asks to hear about them."""
+    from slack_alerts import post
+
+    from pipelines.alerts.event_messages import warnings_alert
+
+    if report.warnings and cfg.quality.alert_on_warnings:
+        day = as_of(context).isoformat()
+        post(warnings_alert(cfg.name, day, context["run_id"], report, cfg.quality.alert_top_n))

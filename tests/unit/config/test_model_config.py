@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from pipelines.config import settings
-from pipelines.config.schema import ConfigError, ModelConfig, config_paths, load_all, load_config, load_model
+from pipelines.config.base import ConfigError
+from pipelines.config.loading import config_paths, load_all, load_config, load_model
+from pipelines.config.model import ModelConfig
 
 WINDOW_QUERY = "SELECT * FROM customer_events WHERE event_ts >= :window_start AND event_ts < :window_end"
 _DEMO_RAW: dict[str, Any] = yaml.safe_load((settings.configs_dir() / "demo.yaml").read_text())

@@ -1,0 +1,98 @@
+"""One function per stage of a retrain run, called both by the CLI chain (``jobs.retrain``) and by the tasks of
+the ``retrain_<model>`` DAG, so a stage changes in one place.
+
+Each step does its stage's whole job, ledger writes included: ``validate`` records a failed gate before it
+raises, ``promote`` holds a promotion that waits for a human. The callers only choose how a failure is shown
+(a line on stderr, or a red task and a Slack alert). Each step imports its stage when it runs, so a DAG file
+that imports this module stays cheap to parse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from pipelines.faults import stop_point
+
+if TYPE_CHECKING:
+    from pipelines.config.model import ModelConfig
+    from pipelines.data.ingest import Snapshot
+    from pipelines.decision.evaluate import Decision
+    from pipelines.decision.promote import Approval, PromotionResult
+    from pipelines.model.train import Lineage, TrainResult
+    from pipelines.quality.report import QualityReport
+
+HELD = "held: the config requires approval; pass --approve or run the Airflow DAG to ask for it"
+
+
+def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | None = None) -> Snapshot:
+    """Read the window before ``as_of`` into an immutable snapshot."""
+    from pipelines.data.ingest import ingest as read_window
+
+    snapshot = read_window(cfg, as_of, source_url, training_days)
+    stop_point("ingested")
+    return snapshot
+
+
+def validate(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage, dry_run: bool = False) -> QualityReport:
+    """Run the quality gate; a failed gate is recorded in the ledger (unless a dry run) and raised."""
+    from pipelines.decision.promote import record_quality_block
+    from pipelines.quality.gate import validate as run_suite
+    from pipelines.quality.report import QualityGateFailed
+
+    report = run_suite(cfg, snapshot)
+    if not report.success:
+        if not dry_run:
+            failures = [str(check) for check in report.critical]
+            record_quality_block(cfg.name, snapshot.window_start, snapshot.window_end, failures, lineage)
+        raise QualityGateFailed(report)
+    stop_point("validated")
+    return report
+
+
+def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage) -> TrainResult:
+    """Fit and register a challenger (or reuse the identical one)."""
+    from pipelines.model.train import train as fit
+
+    return fit(cfg, snapshot, lineage)
+
+
+def evaluate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> Decision:
+    """Judge a version against the champion on the snapshot's holdout."""
+    from pipelines.decision import evaluate as evaluation
+
+    decision = evaluation.evaluate(cfg, snapshot, version)
+    stop_point("evaluated")
+    return decision
+
+
+def model_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> str | None:
+    """Draw the decision's model card and log it to the version's training run; returns its artifact folder,
+    or None when the decision compared nothing. It runs after the decision and never alters it."""
+    from pipelines.decision import evaluate as evaluation
+    from pipelines.reports.model_card import card_folder, log_model_card
+
+    found = evaluation.evidence(cfg, snapshot, decision)
+    if found is None:
+        return None
+    log_model_card(cfg, snapshot, found.splits, found.model, decision, found.slices, found.challenger)
+    return card_folder(decision.decision_id)
+
+
+def promote(
+    cfg: ModelConfig,
+    decision: Decision,
+    lineage: Lineage,
+    dry_run: bool = False,
+    approval: Approval | None = None,
+) -> PromotionResult:
+    """Apply the decision. When the config requires approval and no answer is given, a promotion the policy
+    allows is held: nothing moves (the DAG asks a human first; the CLI needs ``--approve``)."""
+
+    from pipelines.decision.promote import promote as apply_decision
+
+    approval = approval if cfg.policy.approval.required else None
+    held = cfg.policy.approval.required and approval is None and decision.promote
+    result = apply_decision(decision, dry_run=dry_run or held, lineage=lineage, approval=approval)
+    return replace(result, reasons=[*result.reasons, HELD]) if held else result
