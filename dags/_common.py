@@ -94,9 +94,9 @@ def dry_run(context: Any) -> bool:
 def stops() -> Iterator[None]:
     """Turn the failures retries cannot fix into tasks that fail at once: a failed quality gate (its report
     kept for the alert), a source without the configured table or column, a stale decision."""
+    from pipelines.data.source_errors import SourceSchemaError
     from slack_alerts import BadInputStop, QualityGateStop
 
-    from pipelines.data.sources import SourceSchemaError
     from pipelines.decision.promote import PromotionConflict
     from pipelines.quality.report import QualityGateFailed
 
@@ -109,11 +109,15 @@ def stops() -> Iterator[None]:
 
 
 def post_warnings(cfg: ModelConfig, context: Any, report: QualityReport) -> None:
-    """Slack, when the gate passed with warnings and the config asks to hear about them."""
+    """Slack, when the gate passed with warnings and the config asks to hear about them (``retrain_alert``)."""
     from slack_alerts import post
 
-    from pipelines.alerts.event_messages import warnings_alert
+    from pipelines.alerts.alert_choice import retrain_alert
 
-    if report.warnings and cfg.quality.alert_on_warnings:
-        day = as_of(context).isoformat()
-        post(warnings_alert(cfg.name, day, context["run_id"], report, cfg.quality.alert_top_n))
+    quality = cfg.quality
+    day = as_of(context).isoformat()
+    message = retrain_alert(
+        cfg.name, day, context["run_id"], report, None, "", quality.alert_on_warnings, quality.alert_top_n
+    )
+    if message is not None:
+        post(message)

@@ -20,7 +20,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from pipelines.config.data_sections import SourceConfig
-from pipelines.data.sources import SourceSchemaError, single_statement
+from pipelines.data.source_errors import SourceSchemaError
+from pipelines.data.sources import single_statement
 from pipelines.data.windows import Window, wall_clock
 
 # What SQLAlchemy's text() takes for a bound parameter, and its escape for a literal colon.

@@ -10,7 +10,7 @@ import os
 import re
 
 from pipelines.config import settings
-from pipelines.data.sources import SourceSchemaError, _first_line, _safe
+from pipelines.data.source_errors import SourceSchemaError, first_line, safe_url
 
 ENGINE_ENV = "PIPELINES_INGEST_ENGINE"
 ENGINES = ("auto", "adbc", "sqlalchemy")
@@ -52,7 +52,7 @@ def libpq_uri(url: str) -> str:
     """The libpq URI (``postgresql://user:password@host:port/db?...``) for a SQLAlchemy PostgreSQL URL.
 
     The driver part (``+psycopg2``) is dropped; an unknown driver is still a bad URL, as on the SQLAlchemy
-    path. The result holds the password: never log it (``_safe`` renders a URL without it).
+    path. The result holds the password: never log it (``safe_url`` renders a URL without it).
     """
     plain = _PLAIN_URL.fullmatch(url)
     if plain is not None:  # the common case, without importing SQLAlchemy (~0.3 s of CLI start-up)
@@ -63,10 +63,10 @@ def libpq_uri(url: str) -> str:
         parsed = sa.make_url(url)
         parsed.get_dialect()
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:  # ValueError: a bad port
-        raise SourceSchemaError(f"bad source URL: {_first_line(exc)}") from exc
+        raise SourceSchemaError(f"bad source URL: {first_line(exc)}") from exc
     if parsed.get_backend_name() != "postgresql":
         raise SourceSchemaError(
-            f"{ENGINE_ENV}=adbc reads PostgreSQL sources only, not {parsed.get_backend_name()} ({_safe(url)})"
+            f"{ENGINE_ENV}=adbc reads PostgreSQL sources only, not {parsed.get_backend_name()} ({safe_url(url)})"
         )
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -74,7 +74,7 @@ def libpq_uri(url: str) -> str:
 def with_connect_timeout(uri: str) -> str:
     """``uri`` with libpq's ``connect_timeout``: ``PIPELINES_DB_CONNECT_TIMEOUT`` whole seconds (default 10).
 
-    The same deadline as ``pipelines.db.connect_args``, without importing SQLAlchemy; it overrides one in
+    The same deadline as ``pipelines.data.sources.connect_args``, without importing SQLAlchemy; it overrides one in
     the URL, as ``connect_args`` do on the SQLAlchemy path.
     """
     seconds = max(int(settings.db_connect_timeout()), 1)

@@ -29,7 +29,8 @@ from pipelines.config.data_sections import SourceConfig
 from pipelines.data.adbc_query import window_query
 from pipelines.data.adbc_url import libpq_uri, with_connect_timeout
 from pipelines.data.arrow_normaliser import Normaliser
-from pipelines.data.sources import _SCHEMA_HINTS, SESSION_SQL, SourceError, SourceSchemaError, _safe, row_order
+from pipelines.data.source_errors import SCHEMA_HINTS, SourceError, SourceSchemaError, safe_url
+from pipelines.data.sources import SESSION_SQL, row_order
 from pipelines.data.windows import Window
 
 _ADBC_STATUS = re.compile(r"^[A-Z_]+: ")
@@ -140,9 +141,9 @@ def _source_error(exc: BaseException, what: str, url: str, adbc: Any) -> SourceE
         isinstance(exc, adbc.ProgrammingError)
         or sqlstate[:2] in ("42", "3F", "0A")  # syntax or access, missing schema, feature not supported
         or sqlstate == "25006"  # read_only_sql_transaction: the query tried to write
-        or any(hint in detail.lower() for hint in _SCHEMA_HINTS)
+        or any(hint in detail.lower() for hint in SCHEMA_HINTS)
     )
-    return (SourceSchemaError if schema_problem else SourceError)(f"cannot read {what} from {_safe(url)}: {detail}")
+    return (SourceSchemaError if schema_problem else SourceError)(f"cannot read {what} from {safe_url(url)}: {detail}")
 
 
 def _is_text(kind: pa.DataType) -> bool:

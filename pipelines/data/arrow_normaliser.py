@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.data.sources import SourceSchemaError, _first_line, zoned_column_error
+from pipelines.data.source_errors import SourceSchemaError, first_line, zoned_column_error
 
 Converter = Callable[[pa.Array], pa.Array]
 
@@ -43,7 +43,7 @@ class Normaliser:
             except pa.ArrowInvalid as exc:
                 raise SourceSchemaError(
                     f"cannot read {self._what}: column {field.name!r} does not convert to {field.type}: "
-                    f"{_first_line(exc)}"
+                    f"{first_line(exc)}"
                 ) from None
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 

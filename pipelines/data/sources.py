@@ -25,33 +25,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.config import settings
 from pipelines.config.data_sections import SourceConfig
+from pipelines.data.source_errors import (
+    SCHEMA_HINTS,
+    SourceError,
+    SourceSchemaError,
+    first_line,
+    safe_url,
+    zoned_column_error,
+)
 from pipelines.data.windows import Window, wall_clock
-from pipelines.errors import PipelinesError
 
 if TYPE_CHECKING:
     import pandas as pd
     import sqlalchemy as sa
     from sqlalchemy.engine import Engine
 
-
-class SourceError(PipelinesError, RuntimeError):
-    """The source could not be read (unreachable, timed out): retrying may help."""
-
-
-class SourceSchemaError(SourceError):
-    """The source lacks what the config names (a table, a column) or the query is wrong: retrying will not help."""
-
-
-_SCHEMA_HINTS = (
-    "no such table",
-    "no such column",
-    "does not exist",
-    "unknown column",
-    "syntax error",
-    "read-only transaction",  # PostgreSQL: the query tried to write
-    "readonly database",  # SQLite (query_only): the query tried to write
-)
 
 SESSION_SQL: dict[str, tuple[str, ...]] = {
     "postgresql": (
@@ -74,16 +64,27 @@ def session_sql(backend: str) -> tuple[str, ...]:
         ) from None
 
 
+def connect_args(database_url: str | sa.URL) -> dict[str, Any]:
+    """Driver arguments that bound the wait for a connection (PostgreSQL, MySQL) or a lock (SQLite)."""
+    import sqlalchemy as sa
+
+    backend = sa.make_url(database_url).get_backend_name()
+    seconds = settings.db_connect_timeout()
+    if backend in {"postgresql", "mysql"}:
+        return {"connect_timeout": max(int(seconds), 1)}
+    if backend == "sqlite":
+        return {"timeout": 30}
+    return {}
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` that connects with a deadline; SQLite files get their folder created."""
     import sqlalchemy as sa
 
-    from pipelines.registry import db
-
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=db.connect_args(parsed))
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args(parsed))
 
 
 def source_engine(url: str) -> Engine:
@@ -243,16 +244,16 @@ def read_window(
         statement = window_statement(source, timestamp, window, future_after, zone, backend)
         engine = source_engine(url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:  # ValueError: a bad port
-        raise SourceSchemaError(f"bad source URL: {_first_line(exc)}") from exc
+        raise SourceSchemaError(f"bad source URL: {first_line(exc)}") from exc
     try:
         with engine.connect() as conn:
             frame = pd.read_sql(statement, conn)
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, sa.exc.SQLAlchemyError) else exc
-        detail = _first_line(getattr(cause, "orig", None) or cause)
-        message = f"cannot read {source.table or 'the query'} from {_safe(url)}: {detail}"
+        detail = first_line(getattr(cause, "orig", None) or cause)
+        message = f"cannot read {source.table or 'the query'} from {safe_url(url)}: {detail}"
         schema_problem = isinstance(cause, (sa.exc.ProgrammingError, sa.exc.NotSupportedError)) or any(
-            h in detail.lower() for h in _SCHEMA_HINTS
+            h in detail.lower() for h in SCHEMA_HINTS
         )
         raise (SourceSchemaError if schema_problem else SourceError)(message) from exc
     finally:
@@ -275,21 +276,3 @@ def read_window(
         stamps = pd.Series(instants, index=frame.index, name=timestamp)
     frame[timestamp] = stamps
     return frame
-
-
-def zoned_column_error(what: str, timestamp: str, zone: str) -> SourceSchemaError:
-    """The error for ``columns.timestamp_timezone`` set on a timestamp column that carries its own zone."""
-    return SourceSchemaError(
-        f"cannot read {what}: the timestamp column {timestamp!r} has a time zone of its own, so "
-        f"columns.timestamp_timezone ({zone!r}) does not apply: remove it from the config"
-    )
-
-
-def _safe(url: str) -> str:
-    import sqlalchemy as sa
-
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0]

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipelines.decision.evaluate import Decision, rollback_reason
+from pipelines.decision.evaluate import rollback_reason
 from pipelines.decision.transaction import move_aliases, promotion_lock, reconcile_held
+from pipelines.decision.verdict import Decision
 from pipelines.errors import PipelinesError
 from pipelines.faults import stop_point
 from pipelines.model.train import Lineage

@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot
-from pipelines.decision.evaluate import Decision
+from pipelines.data.snapshot import Snapshot
 from pipelines.decision.promote import Approval
+from pipelines.decision.verdict import Decision
 from pipelines.jobs import steps
 from pipelines.model.train import Lineage
 from pipelines.quality.report import QualityGateFailed

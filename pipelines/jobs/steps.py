@@ -17,9 +17,9 @@ from pipelines.faults import stop_point
 
 if TYPE_CHECKING:
     from pipelines.config.model import ModelConfig
-    from pipelines.data.ingest import Snapshot
-    from pipelines.decision.evaluate import Decision
+    from pipelines.data.snapshot import Snapshot
     from pipelines.decision.promote import Approval, PromotionResult
+    from pipelines.decision.verdict import Decision
     from pipelines.model.train import Lineage, TrainResult
     from pipelines.quality.report import QualityReport
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import sqlalchemy as sa
 
 from pipelines.config import settings
+from pipelines.data.sources import connect_args
 
 LedgerKind = Literal[
     "promoted",
@@ -102,17 +103,6 @@ def url() -> str:
     if tracking.split(":", 1)[0].split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}:
         return tracking
     return f"sqlite:///{settings.home() / 'ledger.db'}"
-
-
-def connect_args(database_url: str | sa.URL) -> dict[str, Any]:
-    """Driver arguments that bound the wait for a connection (PostgreSQL, MySQL) or a lock (SQLite)."""
-    backend = sa.make_url(database_url).get_backend_name()
-    seconds = settings.db_connect_timeout()
-    if backend in {"postgresql", "mysql"}:
-        return {"connect_timeout": max(int(seconds), 1)}
-    if backend == "sqlite":
-        return {"timeout": 30}
-    return {}
 
 
 def engine(database_url: str | None = None) -> sa.Engine:

@@ -16,8 +16,8 @@ from functools import cache
 from typing import Any
 
 from pipelines.config import settings
+from pipelines.data.sources import connect_args
 from pipelines.errors import PipelinesError
-from pipelines.registry import db
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -106,7 +106,7 @@ def _probe(uri: str) -> None:
     if uri.split(":", 1)[0].split("+", 1)[0] not in {"postgresql", "mysql", "mssql"}:
         return
     url = sa.make_url(uri)
-    engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=db.connect_args(url))
+    engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=connect_args(url))
     try:
         with engine.connect():
             pass

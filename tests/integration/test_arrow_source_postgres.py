@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from pipelines.config.model import ModelConfig
 from pipelines.data import ingest as ingest_mod
 from pipelines.data.arrow_digest import ArrowDigest
-from pipelines.data.ingest import Snapshot, ingest, load, window_frame
-from pipelines.data.sources import SourceError, SourceSchemaError
+from pipelines.data.ingest import ingest, load, window_frame
+from pipelines.data.snapshot import Snapshot
+from pipelines.data.source_errors import SourceError, SourceSchemaError
 from pipelines.data.windows import Window
 from pipelines.demo.seed import generate, seed
 from tests.helpers import execute

@@ -23,8 +23,9 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot, ingest, load
-from pipelines.data.sources import SourceError, SourceSchemaError
+from pipelines.data.ingest import ingest, load
+from pipelines.data.snapshot import Snapshot
+from pipelines.data.source_errors import SourceError, SourceSchemaError
 from pipelines.demo.seed import seed
 from tests.helpers import execute
 

@@ -7,11 +7,11 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from pipelines.data.source_errors import SourceSchemaError
 from sqlalchemy.dialects import postgresql
 
 from pipelines.config.model import ModelConfig
 from pipelines.data.adbc_query import timestamp_literal, window_query
-from pipelines.data.sources import SourceSchemaError
 from pipelines.data.windows import Window
 
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days

@@ -5,7 +5,6 @@ The tests that need the PostgreSQL server are in ``tests/integration/test_arrow_
 
 from __future__ import annotations
 
-import importlib
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import ingest
-from pipelines.data.sources import SourceError, SourceSchemaError
+from pipelines.data.source_errors import SourceError, SourceSchemaError
 
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days
 
@@ -26,10 +25,3 @@ def test_unreachable_server_is_a_source_error_without_the_password(demo_cfg: Mod
     message = str(info.value)
     assert "s3cret-pw" not in message and "***" in message and "127.0.0.1" in message
     assert "\n" not in message
-
-
-@pytest.mark.parametrize("module", ["adbc_url", "adbc_query", "adbc_window", "arrow_normaliser", "arrow_digest"])
-def test_the_arrow_path_never_imports_airflow(module: str) -> None:
-    path = importlib.import_module(f"pipelines.data.{module}").__file__
-    assert path is not None
-    assert "airflow" not in Path(path).read_text()

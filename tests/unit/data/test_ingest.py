@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 import yaml
+from pipelines.data.source_errors import SourceError, SourceSchemaError
 
 from pipelines.config import settings
 from pipelines.config.base import ConfigError
@@ -26,7 +27,7 @@ from pipelines.config.model import ModelConfig
 from pipelines.data import ingest as ingest_mod
 from pipelines.data.arrow_normaliser import utc_from_wall_clock
 from pipelines.data.ingest import content_hash, ingest, load
-from pipelines.data.sources import SourceError, SourceSchemaError, single_statement, window_statement
+from pipelines.data.sources import single_statement, window_statement
 from pipelines.data.windows import Window
 
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days

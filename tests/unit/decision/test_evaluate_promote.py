@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot, ingest
-from pipelines.decision.evaluate import Check, Decision, evaluate, judge
+from pipelines.data.ingest import ingest
+from pipelines.data.snapshot import Snapshot
+from pipelines.decision.evaluate import evaluate
+from pipelines.decision.judge import judge
 from pipelines.decision.manual import rollback
 from pipelines.decision.promote import PromotionConflict, promote
+from pipelines.decision.verdict import Check, Decision
 from pipelines.model.train import train
 from pipelines.registry import versions as registry
 from pipelines.reports.status import status

@@ -11,7 +11,8 @@ import mlflow
 import pytest
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot, ingest
+from pipelines.data.ingest import ingest
+from pipelines.data.snapshot import Snapshot
 from pipelines.decision.evaluate import evaluate
 from pipelines.decision.manual import move_champion, rollback
 from pipelines.decision.promote import promote
