@@ -21,11 +21,12 @@ AIRFLOW_PORT ?= 8080
 MLFLOW_HOST ?= 127.0.0.1
 MLFLOW_PORT ?= 5000
 
-.PHONY: help install demo test lint browser bench up down clean
+.PHONY: help install demo test test-fast lint browser bench up down clean
 
 help:
 	@echo "make demo   seed demo data and run the retrain DAG for several dates through Airflow's scheduler (embedded defaults)"
-	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make test   lint, type-check and run the whole test suite with its coverage floor"
+	@echo "make test-fast  the unit tests only: the library alone, no server (under 2 minutes)"
 	@echo "make bench  run the benchmarks (drift vs Evidently, ingest vs raw ADBC and read_sql) and print their ratios"
 	@echo "make up     start Airflow (UI $(AIRFLOW_HOST):$(AIRFLOW_PORT)) and MLflow (UI $(MLFLOW_HOST):$(MLFLOW_PORT), login required) on the state in $(PIPELINES_HOME)"
 	@echo "make down   stop what make up started"
@@ -54,8 +55,12 @@ browser:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
+# The whole suite, unit to end-to-end; fails when the tests cover less than 85% of pipelines/.
 test: lint browser
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --cov --cov-report=term --cov-fail-under=85
+
+test-fast: install
+	$(PY) -m pytest tests/unit -n 2 -q
 
 bench: install
 	$(PY) bench/drift_bench.py

@@ -93,10 +93,11 @@ def dry_run(context: Any) -> bool:
 @contextmanager
 def stops() -> Iterator[None]:
     """Turn the failures retries cannot fix into tasks that fail at once: a failed quality gate (its report
-    kept for the alert), a source without the configured table or column, a stale decision."""
-    from pipelines.data.source_errors import SourceSchemaError
+    kept for the alert), a source without the configured table or column, a stale decision.
+    """
     from slack_alerts import BadInputStop, QualityGateStop
 
+    from pipelines.data.source_errors import SourceSchemaError
     from pipelines.decision.promote import PromotionConflict
     from pipelines.quality.report import QualityGateFailed
 

@@ -50,7 +50,7 @@ The report (JSON and HTML) is logged to MLflow as a `monitor` run of experiment 
     def monitor() -> None:
         @task
         def check_drift() -> dict[str, Any]:
-            from pipelines.drift.monitor import check_drift as run_check
+            from pipelines.jobs.monitor import check_drift as run_check
 
             context = get_current_context()
             moment = context.get("logical_date") or context["dag_run"].run_after

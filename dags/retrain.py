@@ -129,7 +129,8 @@ def any_stage_failed() -> None:
 
 def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> Any:
     """needs_approval >> approve >> promote, and record_refusal after a rejected (skipped) promote; returns
-    record_refusal."""
+    record_refusal.
+    """
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def needs_approval(decision: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb, with its options and help."""
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 

@@ -24,9 +24,11 @@ ANSWER_KEY = "answer"
 
 class RecordedApprovalOperator(ApprovalOperator):
     """ApprovalOperator whose answer is in XCom whether it was Approve or Reject, and whose request says when
-    it expires and what happens then."""
+    it expires and what happens then.
+    """
 
     def execute(self, context: Any) -> Any:
+        """End the request's body with the notes for whoever answers (see the module docstring), then ask."""
         deadline = datetime.now(UTC) + self.response_timeout if self.response_timeout else None
         default = (self.defaults or [self.REJECT])[0]
         approvers = [str(user["name"]) for user in self.assigned_users or []]
@@ -35,6 +37,7 @@ class RecordedApprovalOperator(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Push the answer to XCom before a Reject can skip downstream, then finish as the ApprovalOperator does."""
         if "error" not in event:
             answer = {"chosen_options": event["chosen_options"], "responded_by_user": event["responded_by_user"]}
             context["ti"].xcom_push(key=ANSWER_KEY, value=answer)
@@ -58,7 +61,8 @@ def approval_of(context: Any, task_id: str = "approve") -> Approval | None:
 
 def request_notes(context: Any, deadline: datetime | None, default: str, approvers: list[str]) -> str:
     """Markdown for the end of an approval request: data window, deadline and default, who may answer, what
-    waits meanwhile, and links (model card on the Models page, the version in MLflow, this run)."""
+    waits meanwhile, and links (model card on the Models page, the version in MLflow, this run).
+    """
     from slack_alerts import airflow_url
 
     ti, dag_id, run_id = context["ti"], context["dag_run"].dag_id, context["run_id"]

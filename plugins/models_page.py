@@ -69,6 +69,7 @@ def _mlflow_url() -> str:
 
 @app.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> str:
+    """Every model the user may read, with its champion and latest checks."""
     from pipelines.reports import models_page
 
     return models_page.overview_html([models_page.report(m) for m in _visible(request)], _base(request))
@@ -76,6 +77,7 @@ def overview(request: Request) -> str:
 
 @app.get("/{model}", response_class=HTMLResponse)
 def model(request: Request, model: str) -> Response:
+    """One model: its aliases, ledger timeline, quality, drift and cards."""
     from pipelines.reports import models_page
 
     if model not in _visible(request):
@@ -85,6 +87,7 @@ def model(request: Request, model: str) -> Response:
 
 @app.get("/{model}/versions/{version}/card/{name}")
 def card(request: Request, model: str, version: str, name: str) -> Response:
+    """A file of a version's model card, served under the sandbox CSP."""
     from pipelines.reports import models_page
 
     return _sandboxed(request, model, lambda: models_page.card_file(model, version, name), models_page.CARD_POLICY)
@@ -113,10 +116,13 @@ def _sandboxed(request: Request, model: str, read: Callable[[], tuple[bytes, str
 
 
 class ModelsPagePlugin(AirflowPlugin):
+    """Registers the Models page app and its entry in Airflow's navigation."""
+
     name = "models_page"
-    fastapi_apps = [{"app": app, "url_prefix": "/models", "name": "Models"}]
+    # AirflowPlugin declares these as plain class attributes (RUF012 would have them ClassVar, which mypy refuses)
+    fastapi_apps = [{"app": app, "url_prefix": "/models", "name": "Models"}]  # noqa: RUF012
     # With a url_route the UI shows href inside its own frame, at /plugin/models.
-    external_views = [
+    external_views = [  # noqa: RUF012
         {
             "name": "Models",
             "href": "models/",

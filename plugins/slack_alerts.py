@@ -56,7 +56,8 @@ def connection_fields(conn_id: str) -> ConnectionFields | None:
 
 def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
     """The webhook of the connection, or None (alerts off) when it is not defined; ValueError when it is
-    defined but holds no usable webhook."""
+    defined but holds no usable webhook.
+    """
     from pipelines.alerts.webhook_settings import slack_conn_id, webhook_from_connection
 
     fields = connection_fields(conn_id or slack_conn_id())
@@ -109,18 +110,21 @@ def _map_index(ti: Any) -> int:
 
 
 def model_of(dag_id: str) -> str:
+    """The model a retrain DAG id is for: what follows the first underscore."""
     return dag_id.split("_", 1)[1] if "_" in dag_id else dag_id
 
 
 class SlackAlertNotifier(BaseNotifier):
     """One Slack message for a task that failed for good: the failed checks for the quality gate,
-    the stage and the error for anything else."""
+    the stage and the error for anything else.
+    """
 
     def __init__(self, top_n: int = 10) -> None:
         super().__init__()
         self.top_n = top_n
 
     def notify(self, context: Any) -> None:
+        """Post the alert of a failed task to Slack."""
         from pipelines.alerts.alert_choice import retrain_alert
         from pipelines.quality.report import QualityReport
 
@@ -147,8 +151,9 @@ class ApprovalRequestNotifier(BaseNotifier):
     """Tells Slack that a promotion waits for approval: the request as Airflow shows it and a link to answer."""
 
     def notify(self, context: Any) -> None:
+        """Post the approval request to Slack."""
         from pipelines.alerts.event_messages import approval_alert
-        from pipelines.decision.evaluate import Decision
+        from pipelines.decision.verdict import Decision
 
         ti = context["ti"]
         decision = Decision.from_dict(ti.xcom_pull(task_ids="evaluate"))

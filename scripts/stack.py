@@ -41,7 +41,7 @@ AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEMO_PREFIX = "demo-"
 """Process groups ``make demo`` starts for itself carry this prefix; ``make down`` stops them too."""
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-WILDCARD = {"0.0.0.0", "::", ""}
+WILDCARD = {"0.0.0.0", "::", ""}  # noqa: S104 - used to detect wildcard binds, never to bind
 AUTH_INI = """[mlflow]
 default_permission = READ
 database_uri = {database_uri}

@@ -77,7 +77,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def demo_cfg():  # noqa: ANN201
+def demo_cfg():
     from pipelines.config.loading import load_model
 
     return load_model("demo")
@@ -240,8 +240,19 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dagbag(airflow_db: Path):  # noqa: ANN201
+def dagbag(airflow_db: Path):
     """One DagBag for the whole session."""
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+_LEVELS = {"unit": "unit", "integration": "integration", "e2e": "e2e", "dags": "e2e", "deploy": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its level (unit, integration, e2e) from the folder it is in: ``-m unit`` and so on."""
+    for item in items:
+        level = _LEVELS.get(item.path.relative_to(ROOT / "tests").parts[0])
+        if level is not None:
+            item.add_marker(level)

@@ -20,7 +20,7 @@ class _LocalServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 server.answer(self, self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
             def log_message(self, *args: Any) -> None:

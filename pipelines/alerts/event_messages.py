@@ -1,5 +1,6 @@
 """The Slack message for each pipeline event: the quality gate stopped a run, quality warnings, a failed stage,
-confirmed drift, a human moving the champion, a promotion waiting for approval. Every value is escaped."""
+confirmed drift, a human moving the champion, a promotion waiting for approval. Every value is escaped.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pipelines.alerts.mrkdwn import TEXT_LIMIT, SlackMessage, clip, context, esc
 from pipelines.quality.report import CheckResult, QualityReport
 
 if TYPE_CHECKING:
-    from pipelines.decision.evaluate import Decision
     from pipelines.decision.promote import PromotionResult
+    from pipelines.decision.verdict import Decision
 
 
 def _links(run_url: str | None, docs_url: str | None) -> list[str]:
@@ -150,7 +151,8 @@ def approval_alert(decision: Decision, approve_url: str | None, request: str | N
 
 def approval_markdown(decision: Decision) -> str:
     """The body of an approval request: metrics side by side and every check, as plain bullet lines that
-    read the same in Airflow's Markdown and in Slack."""
+    read the same in Airflow's Markdown and in Slack.
+    """
     champion = decision.champion_metrics or {}
     against = f"champion v{decision.champion_version}" if decision.champion_version else "no champion yet"
     metrics = [

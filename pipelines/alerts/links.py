@@ -12,7 +12,8 @@ DEFAULT_AIRFLOW_PORT = 8080
 
 def airflow_ui_url(base_url: str | None = None, port: object = None) -> str:
     """Airflow's UI root for links: ``[api] base_url`` when set (path kept), else ``http://localhost:<port>``
-    with ``[api] port`` (the README's 8080 when nothing is configured)."""
+    with ``[api] port`` (the README's 8080 when nothing is configured).
+    """
     base = (base_url or "").strip().rstrip("/")
     return base or f"http://localhost:{str(port or '').strip() or DEFAULT_AIRFLOW_PORT}"
 
@@ -36,7 +37,8 @@ def _task_path(root: str, dag_id: str, run_id: str, task_id: str) -> str:
 
 def docs_link(path: str | None) -> str | None:
     """A Data Docs page as a link: on the Models page when Airflow's base URL is known (``AIRFLOW__API__BASE_URL``),
-    else under ``PIPELINES_DOCS_BASE_URL`` when the state folder is served, else the ``file://`` path."""
+    else under ``PIPELINES_DOCS_BASE_URL`` when the state folder is served, else the ``file://`` path.
+    """
     from pipelines.reports.models_page import docs_url
 
     if not path:

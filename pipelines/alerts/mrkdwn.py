@@ -22,7 +22,8 @@ def clip(text: str, limit: int) -> str:
 
 def escape(value: object) -> str:
     """``value`` as Slack text that shows as written: ``&``, ``<`` and ``>`` as entities (Slack's rules), so a
-    value can never mention ``<!channel>``, link, or break our formatting's links."""
+    value can never mention ``<!channel>``, link, or break our formatting's links.
+    """
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

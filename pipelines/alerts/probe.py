@@ -1,5 +1,6 @@
 """``python -m pipelines alerts test``: a harmless message through each configured webhook, and what was found
-in each place a webhook can be configured (endpoints masked, never the URL)."""
+in each place a webhook can be configured (endpoints masked, never the URL).
+"""
 
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def check_alerts(
 ) -> list[SourceCheck]:
     """Send a test message through each configured webhook, once per distinct one: ``SLACK_WEBHOOK_URL`` (the
     CLI's) and the Airflow connection (the DAGs', read by ``read_airflow_connection`` unless another reader is
-    given). Says what each place holds (masked) and the outcome."""
+    given). Says what each place holds (masked) and the outcome.
+    """
     read = read_connection or read_airflow_connection
     found = [_env_source(), _connection_source(conn_id or slack_conn_id(), read)]
     sent: list[tuple[SlackWebhook, Delivery]] = []

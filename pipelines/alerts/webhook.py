@@ -147,7 +147,7 @@ class SlackWebhook:
                     text = clip(body.decode("utf-8", "replace").strip(), 200)
                     code = response.status_code
                     answers.append(_Answer(code, text or f"HTTP {code}", response.headers.get("Retry-After")))
-            except Exception as exc:  # noqa: BLE001 - delivery never raises; the text would contain the URL
+            except Exception as exc:
                 answers.append(_Answer(None, type(exc).__name__))
 
         worker = threading.Thread(target=post, name=_WORKER, daemon=True)
@@ -160,7 +160,8 @@ class SlackWebhook:
 
 def retry_after_seconds(header: str | None, now: datetime | None = None) -> float | None:
     """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP-date, never negative (``inf`` for
-    an endless one); None when absent or unreadable (``nan``, garbage), so the caller's backoff applies."""
+    an endless one); None when absent or unreadable (``nan``, garbage), so the caller's backoff applies.
+    """
     if header is None:
         return None
     text = header.strip()

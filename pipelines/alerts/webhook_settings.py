@@ -1,6 +1,7 @@
 """Where a Slack webhook is configured: ``SLACK_WEBHOOK_URL`` for the CLI, an Airflow connection for the DAGs
 (its fields read as the Slack provider reads them; read here through Airflow's CLI in a subprocess, so the
-library never imports Airflow)."""
+library never imports Airflow).
+"""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ class ConnectionFields:
 
 def webhook_url(conn: ConnectionFields) -> str:
     """The webhook URL a connection holds, read as the Slack provider's ``SlackWebhookHook`` reads its
-    "Slack Incoming Webhook" connection, and as the README's HTTP recipe:
+    "Slack Incoming Webhook" connection, and as the README's HTTP recipe.
 
     - ``extra.webhook_url``, or a password that is a whole URL: that URL;
     - otherwise the password is the token or path (``T.../B.../...``) under the host: ``host`` with its
@@ -142,7 +143,8 @@ def webhook_url(conn: ConnectionFields) -> str:
 
 def webhook_from_connection(conn: ConnectionFields) -> SlackWebhook:
     """The webhook of a connection, with its ``timeout`` extra (the form's "Timeout") as the delivery deadline
-    and its ``proxy`` extra; raises ValueError when the connection holds no usable webhook."""
+    and its ``proxy`` extra; raises ValueError when the connection holds no usable webhook.
+    """
     url = webhook_url(conn)
     try:
         deadline = _seconds(conn.extra.get("timeout") or os.environ.get(DEADLINE_ENV), f"{conn.conn_id} timeout")
@@ -155,7 +157,8 @@ def read_airflow_connection(conn_id: str, timeout: float = 60.0) -> ConnectionFi
     """The connection as Airflow's own CLI reads it (env var, secrets backend or metadata DB), or None when it
     does not exist. A subprocess, so the library never imports Airflow; ``AIRFLOW_HOME`` defaults to the state
     folder's ``airflow/`` as in the Makefile. Raises AirflowUnavailable without Airflow, LookupError when
-    Airflow fails to answer."""
+    Airflow fails to answer.
+    """
     beside = Path(sys.executable).with_name("airflow")
     command = str(beside) if beside.exists() else shutil.which("airflow")
     if command is None:

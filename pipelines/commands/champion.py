@@ -10,6 +10,7 @@ from pipelines.config.loading import load_model
 
 
 def status_command(args: argparse.Namespace) -> int:
+    """Print the champion, challenger and previous champion, and the promotion ledger."""
     from pipelines.reports.status import history_lines, status
 
     load_model(args.model)
@@ -19,6 +20,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def rollback_command(args: argparse.Namespace) -> int:
+    """Move the champion back to the previous (or a given) version, recorded in the ledger."""
     from pipelines.decision.manual import rollback
 
     load_model(args.model)
@@ -40,6 +42,7 @@ def alerts_command(args: argparse.Namespace) -> int:
 
 
 def promote_command(args: argparse.Namespace) -> int:
+    """Make a given version champion by hand, re-admitting it if it was rolled back."""
     from pipelines.decision.manual import move_champion
 
     load_model(args.model)

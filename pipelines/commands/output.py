@@ -9,10 +9,12 @@ from typing import Any
 
 
 def progress(message: str) -> None:
+    """Write a progress line on stderr."""
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], lines: list[str]) -> None:
+    """Print the verb's result: ``payload`` as JSON with ``--json``, else ``lines`` as text."""
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
     else:

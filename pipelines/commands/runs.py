@@ -13,6 +13,7 @@ from pipelines.errors import InputError
 
 
 def seed_command(args: argparse.Namespace) -> int:
+    """Write the synthetic demo table into the source database, a scenario on top when asked."""
     from pipelines.demo.scenarios import SCENARIOS
     from pipelines.demo.seed import DEFAULT_START, seed
 
@@ -26,6 +27,7 @@ def seed_command(args: argparse.Namespace) -> int:
 
 
 def stage_command(args: argparse.Namespace) -> int:
+    """Snapshot one window, and with ``validate`` run the quality gate on it; exit 1 when the gate fails."""
     from pipelines.data.ingest import ingest
 
     cfg = load_model(args.model)
@@ -48,6 +50,7 @@ def stage_command(args: argparse.Namespace) -> int:
 
 
 def retrain_command(args: argparse.Namespace) -> int:
+    """Run the whole chain for one date in this process; exit 1 when a stage failed."""
     from pipelines.decision.promote import Approval
     from pipelines.jobs.retrain import retrain
 
@@ -98,7 +101,8 @@ def _alert(cfg: ModelConfig, outcome: Any) -> None:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    from pipelines.drift.monitor import check_drift
+    """Compare the window before ``--as-of`` with the champion's reference profile; print the per-feature PSI."""
+    from pipelines.jobs.monitor import check_drift
 
     cfg = load_model(args.model)
     check = check_drift(cfg, args.as_of, args.source_url or cfg.source.resolve_url(), record=args.record)
@@ -121,6 +125,7 @@ def drift_command(args: argparse.Namespace) -> int:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
+    """Backfill a date range through the Airflow API, wait for it, and report each run's decision."""
     from dataclasses import asdict
 
     from pipelines.jobs.backfill import (

@@ -52,6 +52,8 @@ class SourceConfig(Frozen):
 
 
 class ColumnsConfig(Frozen):
+    """Which columns of the source the model uses: timestamp, entity key, label and features."""
+
     timestamp: Identifier
     entity_key: Identifier | None = Field(
         default=None,
@@ -113,10 +115,12 @@ class ColumnsConfig(Frozen):
 
     @property
     def features(self) -> tuple[str, ...]:
+        """The feature columns: numeric, then categorical."""
         return self.numeric + self.categorical
 
     @property
     def all(self) -> tuple[str, ...]:
+        """Every column the model reads: the timestamp, the entity key (if any), the features and the label."""
         return (self.timestamp, *([self.entity_key] if self.entity_key else []), *self.features, self.label)
 
 

@@ -32,6 +32,7 @@ def expectations_dir() -> Path:
 
 
 def snapshots_dir() -> Path:
+    """Folder of the parquet snapshots, under the state folder."""
     return home() / "snapshots"
 
 

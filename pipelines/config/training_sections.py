@@ -16,6 +16,8 @@ METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
 
 
 class XGBoostConfig(Frozen):
+    """XGBoost parameters, boosting rounds, early stopping and seed."""
+
     params: dict[str, float | int | str] = Field(default_factory=dict)
     num_boost_round: int = Field(default=500, ge=1)
     early_stopping_rounds: int = Field(default=30, ge=1)
@@ -23,6 +25,8 @@ class XGBoostConfig(Frozen):
 
 
 class BootstrapConfig(Frozen):
+    """The paired bootstrap comparing challenger and champion: samples, confidence, and whether it must be significant."""
+
     samples: int = Field(default=500, ge=50, le=20000)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     require_significant: bool = Field(

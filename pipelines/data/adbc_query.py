@@ -50,12 +50,12 @@ def window_query(
     zone: str = "UTC",
     as_text: Collection[str] = (),
 ) -> str:
-    """The SQL text the driver runs for a window: the rows of ``sources.window_statement``, ordered by ``order_by``.
+    r"""The SQL text the driver runs for a window: the rows of ``sources.window_statement``, ordered by ``order_by``.
 
     Identifiers (validated by the config) are always double-quoted; the bounds are ``timestamp_literal``s
     (wall-clock times in ``zone``, as ``Window.bounds``). A query source must be a single statement; it gets
     the bounds in place of ``:window_start`` and ``:window_end``, found as SQLAlchemy's ``text()`` finds
-    parameters (``::`` casts and ``\\:`` escapes are left alone); any other parameter is a
+    parameters (``::`` casts and ``\:`` escapes are left alone); any other parameter is a
     ``SourceSchemaError``, as it would fail on the SQLAlchemy path. Columns in ``as_text`` are ordered as text
     by code point.
     """
@@ -63,7 +63,7 @@ def window_query(
     if source.query is not None:
         sql = _bind_window(single_statement(source.query.strip()), start, end)
         if order_by:  # the line break ends a trailing -- comment of the query
-            sql = f"SELECT * FROM ({sql}\n) AS window_rows"
+            sql = f"SELECT * FROM ({sql}\n) AS window_rows"  # noqa: S608 - wraps the configured query itself
     else:
         assert source.table is not None
         ts = _quote(timestamp)
@@ -72,7 +72,7 @@ def window_query(
         if future_after is not None:
             later = max(wall_clock(future_after, zone), end)
             condition = f"({condition}) OR {ts} > {timestamp_literal(later)}"
-        sql = f"SELECT * FROM {table} WHERE {condition}"
+        sql = f"SELECT * FROM {table} WHERE {condition}"  # noqa: S608 - quoted validated identifiers, literal bounds
     if order_by:
         sql += " ORDER BY " + ", ".join(
             f'CAST({_quote(name)} AS text) COLLATE "C"' if name in as_text else _quote(name) for name in order_by

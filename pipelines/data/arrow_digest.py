@@ -28,6 +28,7 @@ class ArrowDigest:
         self._parts = [(hashlib.sha256(), hashlib.sha256(), hashlib.sha256()) for _ in schema]
 
     def update(self, batch: pa.RecordBatch) -> None:
+        """Add a batch's rows to the digest."""
         if batch.num_rows == 0:
             return
         for column, (nulls, values, data) in zip(batch.columns, self._parts, strict=True):
@@ -51,6 +52,7 @@ class ArrowDigest:
         self.rows += batch.num_rows
 
     def hexdigest(self) -> str:
+        """The digest of every row added so far, as hex."""
         digest = hashlib.sha256(HASH_VERSION.encode())
         digest.update("|".join(f"{f.name}:{f.type}" for f in self.schema).encode())
         digest.update(f"rows={self.rows}".encode())
@@ -88,7 +90,8 @@ def _string_bytes(column: pa.Array) -> memoryview:
     """The character bytes of a string or binary array, honouring its offset (no copy)."""
     _, offsets, data = column.buffers()
     code = _offsets_code(column.type)
-    assert offsets is not None and code is not None
+    assert offsets is not None
+    assert code is not None
     positions = memoryview(offsets).cast(code)
     start, end = positions[column.offset], positions[column.offset + len(column)]
     return memoryview(data)[start:end] if data is not None else memoryview(b"")

@@ -36,6 +36,7 @@ class Normaliser:
         self.schema = pa.schema(fields)
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch cast to ``schema``; a column that does not convert is a ``SourceSchemaError``."""
         columns = []
         for field, column, convert in zip(self.schema, batch.columns, self._converters, strict=True):
             try:

@@ -202,6 +202,7 @@ def _utc_now() -> datetime:
 
 
 def load(snapshot: Snapshot) -> pd.DataFrame:
+    """Read a snapshot's rows into a DataFrame."""
     import pandas as pd
 
     return pd.read_parquet(snapshot.path)

@@ -42,10 +42,12 @@ class NumericProfile:
 
     @property
     def edges(self) -> tuple[float, ...]:
+        """The PSI bin edges, from minus to plus infinity."""
         return (-np.inf, *self.cuts, np.inf)
 
     @property
     def missing_rate(self) -> float:
+        """The share of reference rows with a missing value."""
         total = sum(self.counts) + self.missing
         return self.missing / total if total else 0.0
 
@@ -75,16 +77,19 @@ class CategoricalProfile:
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """The names of the count slots: the categories, then ``__other__``."""
         return (*self.categories, OTHER)
 
     @property
     def missing_rate(self) -> float:
+        """The share of reference rows with a missing value."""
         total = sum(self.counts) + self.missing
         return self.missing / total if total else 0.0
 
     def histogram(self, series: pd.Series) -> tuple[np.ndarray, int, pd.Series | None]:
         """Counts per profiled category (all others under ``__other__``), the missing count, and the rows
-        per value never seen in the reference (None when the profile cannot tell), in one pass."""
+        per value never seen in the reference (None when the profile cannot tell), in one pass.
+        """
         present, missing = category_counts(series)
         slot = pd.Index(self.categories).get_indexer(present.index)
         outside = slot < 0
@@ -105,6 +110,7 @@ class Profile:
 
     @property
     def features(self) -> tuple[str, ...]:
+        """The profiled feature names: numeric, then categorical."""
         return (*self.numeric, *self.categorical)
 
     def to_json(self) -> str:
@@ -114,6 +120,7 @@ class Profile:
 
     @classmethod
     def from_json(cls, text: str) -> Profile:
+        """The profile ``to_json`` wrote; ValueError when the text is not one of this format."""
         try:
             data = json.loads(text)
             if data.get("format") != FORMAT:
@@ -155,6 +162,7 @@ def build_profile(
 
 
 def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
+    """ValueError naming the profiled columns ``frame`` lacks, if any."""
     missing = [name for name in names if name not in frame.columns]
     if missing:
         raise ValueError(f"{what} lacks profiled columns: {', '.join(missing)}")
@@ -169,6 +177,7 @@ def numeric_values(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def score_values(predictions: np.ndarray) -> np.ndarray:
+    """The model's scores as a float64 array; ValueError unless they are a non-empty 1-D array."""
     values = np.asarray(predictions, dtype="float64")
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"predictions must be a non-empty 1-D array, got shape {values.shape}")

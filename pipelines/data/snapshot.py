@@ -21,10 +21,12 @@ class Snapshot:
     window_end: str
 
     def to_dict(self) -> dict[str, object]:
+        """The snapshot's fields as a plain dict."""
         return asdict(self)
 
     @property
     def window(self) -> Window:
+        """The data window the snapshot holds."""
         return Window(
             date.fromisoformat(self.window_start),
             date.fromisoformat(self.holdout_start),

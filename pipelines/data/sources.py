@@ -218,7 +218,8 @@ def window_statement(
 def row_order(columns: Sequence[str], timestamp: str, entity_key: str | None) -> list[str]:
     """The columns a snapshot's rows are ordered by: the timestamp, then the entity key; without an entity key,
     every other column in the source's order (text compared by code point), so the same rows always come in
-    the same order and give the same snapshot."""
+    the same order and give the same snapshot.
+    """
     if entity_key is None:
         return [timestamp, *(c for c in columns if c != timestamp)] if timestamp in columns else []
     return [c for c in (timestamp, entity_key) if c in columns]

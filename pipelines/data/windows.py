@@ -41,6 +41,7 @@ class Window:
         return wall_clock(_midnight(self.start), zone), wall_clock(_midnight(self.end), zone)
 
     def holdout_bound(self) -> datetime:
+        """The first holdout instant: midnight UTC of ``holdout_start``, as a naive datetime."""
         return _midnight(self.holdout_start)
 
 

@@ -22,7 +22,6 @@ from pipelines.faults import stop_point
 from pipelines.model.train import Lineage
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
-from pipelines.reports.model_card import CARD_TAG
 
 Status = Literal["promoted", "rejected", "blocked", "refused", "dry_run", "rolled_back", "rolled_forward", "readmitted"]
 
@@ -33,6 +32,8 @@ class PromotionConflict(PipelinesError, RuntimeError):
 
 @dataclass(frozen=True)
 class PromotionResult:
+    """What a promotion (or a manual move) did: the status, the version, and the champion before and after."""
+
     model: str
     status: Status
     version: int
@@ -41,6 +42,7 @@ class PromotionResult:
     reasons: list[str]
 
     def to_dict(self) -> dict[str, Any]:
+        """The result's fields as a plain dict."""
         return asdict(self)
 
 
@@ -169,7 +171,7 @@ def _mirror_decision(model: str, version: int, status: str, reasons: list[str], 
         "decision_reasons": reasons,
         "decided_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "decision_id": decision.decision_id,
-        CARD_TAG: decision.decision_id,
+        registry.CARD_TAG: decision.decision_id,
     }
     mirror.update({f"holdout.{k}": repr(v) for k, v in decision.challenger_metrics.items()})
     registry.set_tags(model, version, mirror)

@@ -38,6 +38,7 @@ class Decision:
 
     @property
     def reasons(self) -> list[str]:
+        """One line per check, as ``ok name: detail`` or ``FAIL name: detail``."""
         return [str(c) for c in self.checks]
 
     @property
@@ -46,12 +47,14 @@ class Decision:
         return any(c.blocking and not c.passed for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
+        """The decision's fields as a plain dict, with its ``reasons``."""
         data = asdict(self)
         data["reasons"] = self.reasons
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """The decision ``to_dict`` gave (its ``reasons`` are recomputed)."""
         fields = {k: v for k, v in data.items() if k != "reasons"}
         fields["checks"] = [Check(**c) for c in data["checks"]]
         if fields.get("gain_interval") is not None:

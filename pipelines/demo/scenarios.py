@@ -20,6 +20,8 @@ TIMESTAMP, LABEL = "event_ts", "churned"
 
 @dataclass(frozen=True)
 class Scenario:
+    """One breakage: its name, what it does, how many recent days by default, and how to apply it."""
+
     name: str
     description: str
     default_days: int
@@ -69,7 +71,8 @@ def _future(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) ->
 
 def _covariate_shift(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     """Valid data from a changed population: prices up 10%, 15% fewer logins, most new customers in the
-    north. Each mean moves less than the gate's ``min_mean_change`` (35%), so this is drift, not breakage."""
+    north. Each mean moves less than the gate's ``min_mean_change`` (35%), so this is drift, not breakage.
+    """
     north = recent & (rng.random(len(frame)) < 0.6)
     return frame.assign(
         monthly_charges=frame["monthly_charges"].where(~recent, (frame["monthly_charges"] * 1.1).round(2)),

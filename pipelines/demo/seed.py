@@ -25,6 +25,8 @@ DEVICE_OS = ("ios", "android", "web")
 
 @dataclass(frozen=True)
 class SeedResult:
+    """What ``seed`` wrote: the table, its row count and its first and last day."""
+
     table: str
     rows: int
     first_day: date
@@ -141,7 +143,8 @@ def seed(
     scenario_days: int | None = None,
 ) -> SeedResult:
     """Write the demo dataset to ``url``, replacing what a previous seed wrote; optionally break it on purpose
-    with a scenario of ``pipelines.scenarios`` applied to the most recent days."""
+    with a scenario of ``pipelines.scenarios`` applied to the most recent days.
+    """
     frame = generate(start, days, rows_per_day, seed)
     if scenario is not None:
         frame = apply_scenario(frame, scenario, scenario_days, seed)

@@ -1,5 +1,6 @@
 """When drift acts: a check's drift is confirmed after ``consecutive_checks`` checks in a row with drift, and held
-back during the cooldown after a drift-triggered retrain."""
+back during the cooldown after a drift-triggered retrain.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Confirmation:
     cooldown_until: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready values."""
         data = asdict(self)
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         return data

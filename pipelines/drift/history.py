@@ -27,7 +27,8 @@ class DriftHistory:
 
     def append(self, record: CheckRecord) -> None:
         """Record a check, replacing any earlier record of the same time in one statement (``ON CONFLICT``
-        on PostgreSQL and SQLite; elsewhere a delete and an insert in one transaction)."""
+        on PostgreSQL and SQLite; elsewhere a delete and an insert in one transaction).
+        """
         moment = record.time.astimezone(UTC)
         row = {"model": self.model, "checked_at": moment, "drift": record.drift, "confirmed": record.triggered}
         engine = self._db()

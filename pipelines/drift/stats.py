@@ -91,6 +91,7 @@ class DriftReport:
     prediction_counts: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values."""
         return asdict(self)
 
 

@@ -46,6 +46,7 @@ class AirflowAPI:
 
     @classmethod
     def from_env(cls) -> AirflowAPI:
+        """A client with the URL and credentials of the environment (see the module docstring)."""
         password = os.environ.get("AIRFLOW_API_PASSWORD") or _generated_password(
             os.environ.get("AIRFLOW_API_USER", "admin")
         )
@@ -58,6 +59,7 @@ class AirflowAPI:
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send a request to the API and return its JSON body (None when empty); a 401 refreshes the token once."""
         for attempt in (1, 2):
             try:
                 response = requests.request(

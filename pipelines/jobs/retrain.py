@@ -36,6 +36,7 @@ class RetrainOutcome:
     quality: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome's fields as a plain dict."""
         return asdict(self)
 
 

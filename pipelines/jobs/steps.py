@@ -69,7 +69,8 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> Decision:
 
 def model_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> str | None:
     """Draw the decision's model card and log it to the version's training run; returns its artifact folder,
-    or None when the decision compared nothing. It runs after the decision and never alters it."""
+    or None when the decision compared nothing. It runs after the decision and never alters it.
+    """
     from pipelines.decision import evaluate as evaluation
     from pipelines.reports.model_card import card_folder, log_model_card
 
@@ -88,8 +89,8 @@ def promote(
     approval: Approval | None = None,
 ) -> PromotionResult:
     """Apply the decision. When the config requires approval and no answer is given, a promotion the policy
-    allows is held: nothing moves (the DAG asks a human first; the CLI needs ``--approve``)."""
-
+    allows is held: nothing moves (the DAG asks a human first; the CLI needs ``--approve``).
+    """
     from pipelines.decision.promote import promote as apply_decision
 
     approval = approval if cfg.policy.approval.required else None

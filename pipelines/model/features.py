@@ -19,6 +19,8 @@ class FeatureError(PipelinesError, ValueError):
 
 @dataclass(frozen=True)
 class Splits:
+    """Time-ordered rows of a window: training, early-stopping validation and holdout."""
+
     train: pd.DataFrame
     validation: pd.DataFrame
     holdout: pd.DataFrame
@@ -57,6 +59,7 @@ def _with_categories(values: pd.Series, categories: Sequence[str]) -> pd.Series:
 
 
 def labels(frame: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
+    """The label column as float64; FeatureError when it is absent or has missing or non-numeric values."""
     label = cfg.columns.label
     if label not in frame.columns:
         raise FeatureError(f"snapshot lacks the label column {label!r}")
@@ -76,7 +79,7 @@ def split(frame: pd.DataFrame, cfg: ModelConfig, window: Window) -> Splits:
     ordered = frame.sort_values([ts, key] if key else [ts], kind="stable")
     is_holdout = ordered[ts] >= window.holdout_bound()
     training, holdout = ordered[~is_holdout], ordered[is_holdout]
-    n_valid = int(round(len(training) * cfg.windows.validation_fraction))
+    n_valid = round(len(training) * cfg.windows.validation_fraction)
     if len(training) - n_valid < 10 or n_valid < 1:
         raise FeatureError(f"too few training rows in the window ({len(training)})")
     if holdout.empty:

@@ -11,6 +11,7 @@ _EPS = 1e-15
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (NaN when ``y`` holds a single class)."""
     positives = y == 1
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if n_pos == 0 or n_neg == 0:
@@ -21,7 +22,8 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks, ties sharing their average rank (``scipy.stats.rankdata``'s default, without scipy's
-    import cost)."""
+    import cost).
+    """
     values = np.asarray(values)
     order = np.argsort(values, kind="mergesort")
     ordered = values[order]
@@ -33,27 +35,33 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def log_loss(y: np.ndarray, score: np.ndarray) -> float:
+    """Mean binary cross-entropy, the scores clipped away from 0 and 1."""
     p = np.clip(score, _EPS, 1 - _EPS)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def accuracy(y: np.ndarray, score: np.ndarray) -> float:
+    """Share of rows classified right at a 0.5 threshold."""
     return float(np.mean((score >= 0.5) == (y == 1)))
 
 
 def brier(y: np.ndarray, score: np.ndarray) -> float:
+    """Brier score: mean squared error of the scores as probabilities."""
     return float(np.mean((score - y) ** 2))
 
 
 def rmse(y: np.ndarray, pred: np.ndarray) -> float:
+    """Root mean squared error."""
     return float(np.sqrt(np.mean((pred - y) ** 2)))
 
 
 def mae(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean absolute error."""
     return float(np.mean(np.abs(pred - y)))
 
 
 def r2(y: np.ndarray, pred: np.ndarray) -> float:
+    """Coefficient of determination (NaN when ``y`` is constant)."""
     total = float(np.sum((y - y.mean()) ** 2))
     return float("nan") if total == 0 else 1 - float(np.sum((y - pred) ** 2)) / total
 
@@ -79,6 +87,7 @@ HIGHER_IS_BETTER = {
 
 
 def compute(names: tuple[str, ...], y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """Each named metric of ``score`` against ``y``."""
     return {name: METRICS[name](y, score) for name in names}
 
 

@@ -35,7 +35,8 @@ class Scored:
 
     def unseen_lines(self) -> list[str]:
         """One line per feature with unseen values, e.g.
-        ``region: 12 rows with values never seen in training (newtown), scored as missing``."""
+        ``region: 12 rows with values never seen in training (newtown), scored as missing``.
+        """
         return [unseen_line(name, values) for name, values in self.unseen.items()]
 
 
@@ -60,7 +61,8 @@ def trained_categories(model: Any) -> dict[str, list[str]]:
 
 def aligned_frame(model: Any, frame: pd.DataFrame, cfg: ModelConfig) -> tuple[pd.DataFrame, Unseen]:
     """The model frame of ``frame`` with each categorical column set to the model's categories (same order),
-    values never seen in training as missing; and the rows of those values per feature and value."""
+    values never seen in training as missing; and the rows of those values per feature and value.
+    """
     categories = trained_categories(model)
     _require_model_features(model, cfg, categories)
     features = model_frame(frame, cfg, categories)

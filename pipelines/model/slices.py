@@ -31,9 +31,11 @@ class SliceMetric:
 
     @property
     def name(self) -> str:
+        """The slice as ``column=value``."""
         return f"{self.column}={self.value}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The slice's fields as a plain dict."""
         return asdict(self)
 
 

@@ -19,8 +19,9 @@ import pandas as pd
 from pipelines.config import settings
 from pipelines.config.model import ModelConfig
 from pipelines.config.training_sections import METRICS_BY_TASK
-from pipelines.data.ingest import Snapshot, load
+from pipelines.data.ingest import load
 from pipelines.data.profile import Profile, build_profile
+from pipelines.data.snapshot import Snapshot
 from pipelines.faults import stop_point
 from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.metrics import compute
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainResult:
+    """A trained (or reused) version: its number, run, best iteration and validation metrics."""
+
     model: str
     version: int
     run_id: str | None
@@ -41,6 +44,7 @@ class TrainResult:
     reused: bool
 
     def to_dict(self) -> dict[str, Any]:
+        """The result's fields as a plain dict."""
         return asdict(self)
 
 
@@ -201,7 +205,8 @@ def _log_model(
 def _quiet(logger_name: str) -> Iterator[None]:
     """Silence MLflow's pyfunc serving check, which cannot pass: pyfunc hands categoricals over as
     strings, while the model takes pandas categories. Score with ``mlflow.xgboost.load_model`` on
-    ``features.model_frame`` (as ``evaluate`` does)."""
+    ``features.model_frame`` (as ``evaluate`` does).
+    """
     logger = logging.getLogger(logger_name)
     level = logger.level
     logger.setLevel(logging.ERROR)

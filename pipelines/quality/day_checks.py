@@ -131,7 +131,8 @@ def _mean_series(column: str, cfg: ModelConfig, numbers: np.ndarray, index: np.n
 
 def _relative_rows(series: list[_Series], days: list[str], first_day: date, cfg: ModelConfig) -> list[tuple[Any, ...]]:
     """Rows comparing each day with the typical earlier day, and the newest increment as a whole with the days
-    before it; only the row-count limits when fewer than ``MIN_REFERENCE_DAYS`` earlier days hold data."""
+    before it; only the row-count limits when fewer than ``MIN_REFERENCE_DAYS`` earlier days hold data.
+    """
     daily = cfg.quality.daily
     n_days = len(days)
     newest = min(daily.newest_days, n_days)
@@ -177,7 +178,8 @@ def _unscale(value: float, kind: Kind) -> float:
 
 def _centres(scaled: np.ndarray, known: np.ndarray, weekdays: np.ndarray, daily: DailyChecksConfig) -> np.ndarray:
     """The typical value for each day: the median of the earlier days, of the same weekday when asked and
-    each weekday has ``SAME_WEEKDAY_DAYS`` of them."""
+    each weekday has ``SAME_WEEKDAY_DAYS`` of them.
+    """
     overall = np.full(len(scaled), float(np.median(scaled[known])))
     if not daily.weekly:
         return overall

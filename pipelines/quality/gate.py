@@ -17,7 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot, load
+from pipelines.data.ingest import load
+from pipelines.data.snapshot import Snapshot
 from pipelines.quality.day_checks import day_checks
 from pipelines.quality.gx_runner import run_suite
 from pipelines.quality.report import QualityReport

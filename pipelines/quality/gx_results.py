@@ -39,7 +39,8 @@ def _severity(config: Any) -> str:
 
 def with_day_results(report: QualityReport, result: Any, evaluated: int) -> QualityReport:
     """The report with the per-day checks that failed appended after the suite's: window-wide first, then the
-    newest increment, then earlier days, most recent first."""
+    newest increment, then earlier days, most recent first.
+    """
     failed: dict[tuple[Any, ...], CheckResult] = {}
     for item in result.results:
         if item.success:

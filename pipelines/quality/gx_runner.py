@@ -21,7 +21,8 @@ from pipelines.quality.suites import daily_suite_dict, load_suite_dict, with_uni
 @contextmanager
 def quiet_gx() -> Iterator[None]:
     """GX logs hundreds of INFO lines per validation (registrations at import, config dumps): while inside,
-    only its warnings and errors get through."""
+    only its warnings and errors get through.
+    """
     logger = logging.getLogger("great_expectations")
     level = logger.level
     logger.setLevel(max(level, logging.WARNING))
@@ -106,7 +107,8 @@ def _run_checkpoint(
     parameters: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """Validate ``frame`` with the suite through a checkpoint; returns GX's result identifier and result, and
-    appends what Data Docs must render to ``built``."""
+    appends what Data Docs must render to ``built``.
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
@@ -144,7 +146,8 @@ def _run_checkpoint(
 
 def _stored(factory: Any, name: str) -> Any:
     """The object of that name in a GX factory (suites, validation definitions, checkpoints), or None when
-    there is none or it no longer loads (then it is written anew)."""
+    there is none or it no longer loads (then it is written anew).
+    """
     from great_expectations.exceptions import DataContextError
 
     try:
@@ -155,7 +158,8 @@ def _stored(factory: Any, name: str) -> Any:
 
 def _synced_suite(context: Any, suite_dict: dict[str, Any]) -> tuple[Any, bool]:
     """The context's copy of the suite, and whether it was stored anew: replaced only when the JSON changed
-    (GX's own update compares every expectation with every stored one: seconds for a large suite)."""
+    (GX's own update compares every expectation with every stored one: seconds for a large suite).
+    """
     from great_expectations.core import ExpectationSuite
 
     digest = hashlib.sha256(json.dumps(suite_dict, sort_keys=True, default=str).encode()).hexdigest()

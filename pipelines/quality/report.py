@@ -28,7 +28,8 @@ class CheckResult:
 @dataclass(frozen=True)
 class QualityReport:
     """One validation of a snapshot: the failed checks by severity, how many ran, and where the full results
-    and Data Docs are."""
+    and Data Docs are.
+    """
 
     suite: str
     success: bool
@@ -40,10 +41,12 @@ class QualityReport:
     day_checks: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The report's fields as a plain dict."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityReport:
+        """The report ``to_dict`` gave."""
         checks = {key: [CheckResult(**c) for c in data.get(key, [])] for key in ("critical", "warnings")}
         return cls(**{**data, **checks})
 

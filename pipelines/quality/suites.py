@@ -1,5 +1,6 @@
 """GX suites: loading a model's suite from ``expectations/``, the unique-key check added to it, the generated
-per-day suite ``<suite>__daily``, and the values of the suite's ``$PARAMETER`` placeholders."""
+per-day suite ``<suite>__daily``, and the values of the suite's ``$PARAMETER`` placeholders.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from pipelines.config import settings
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot
+from pipelines.data.snapshot import Snapshot
 from pipelines.errors import PipelinesError
 
 
@@ -58,7 +59,8 @@ def daily_suite_dict(name: str, severity: str) -> dict[str, Any]:
 
 def with_unique_key(suite: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
     """The suite with a critical check that no two rows share the values of ``columns`` (none without
-    columns, or when the suite has that very check already)."""
+    columns, or when the suite has that very check already).
+    """
     if not columns:
         return suite
     check: dict[str, Any] = (

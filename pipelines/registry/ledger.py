@@ -45,12 +45,14 @@ class Entry:
     id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry's fields as a plain dict, ``decided_at`` as ISO text."""
         data = asdict(self)
         data["decided_at"] = self.decided_at.isoformat(timespec="microseconds")
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
+        """The entry of a ``to_dict`` dict or a ledger row; ``decided_at`` as text or a datetime, naive read as UTC."""
         stamp = data["decided_at"]
         stamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
         stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
@@ -68,6 +70,7 @@ class Intent:
 
     @property
     def target_version(self) -> int:
+        """The version the move makes champion."""
         assert self.entry.version is not None
         return self.entry.version
 

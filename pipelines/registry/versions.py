@@ -39,6 +39,8 @@ LINEAGE_KEYS = (
 """Tags every version is created with, in the call that creates it; a version missing one is never used."""
 FAILED_TAG = "failed"
 ROLLED_BACK_TAG = "rolled_back"
+CARD_TAG = "model_card"
+"""Version tag naming the decision whose card shows the version: its first judgement, or its promotion."""
 _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -60,6 +62,7 @@ class VersionInfo:
 
     @property
     def window_end(self) -> str | None:
+        """The end of the data window the version was trained on, from its tags."""
         return self.tags.get("window_end")
 
     @property
@@ -69,9 +72,11 @@ class VersionInfo:
 
     @property
     def holdout_metrics(self) -> dict[str, float]:
+        """The holdout metrics the pipeline tagged the version with, by metric name."""
         return {k.removeprefix("holdout."): float(v) for k, v in self.tags.items() if k.startswith("holdout.")}
 
     def summary(self) -> dict[str, Any]:
+        """The version's window, snapshot, trigger, holdout metrics and decision, for ``status``."""
         return {
             "version": self.version,
             "window_start": self.tags.get("window_start"),
@@ -160,6 +165,7 @@ def load_model(model: str, number: int) -> Any:
 
 
 def version(model: str, number: int) -> VersionInfo:
+    """A registered version of ``model`` with its tags."""
     mv = client().get_model_version(model, str(number))
     return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
 
@@ -213,6 +219,7 @@ def register(model: str, model_uri: str, lineage: dict[str, str]) -> VersionInfo
 
 
 def set_tags(model: str, number: int, tags: dict[str, Any]) -> None:
+    """Set tags on a version; values that are not strings are stored as JSON (cut at 5000 characters)."""
     mlflow_client = client()
     for key, value in tags.items():
         text = value if isinstance(value, str) else json.dumps(value)

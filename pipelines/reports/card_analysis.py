@@ -44,7 +44,7 @@ def learning_curve(cfg: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame,
     y = labels(holdout, cfg)
     rows, values = [], []
     for fraction in CURVE_FRACTIONS:
-        part = train.iloc[-max(int(round(len(train) * fraction)), 1) :]
+        part = train.iloc[-max(round(len(train) * fraction), 1) :]
         target = labels(part, cfg)
         if cfg.task == "binary" and len(np.unique(target)) < 2:
             continue
@@ -70,7 +70,8 @@ def curve_verdict(metric: str, rows: Sequence[int], values: Sequence[float]) -> 
 
 def contributions(model: Any, features: pd.DataFrame, rounds: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """SHAP values (XGBoost's ``pred_contribs``) of a seeded sample of holdout rows, one column per feature,
-    and that sample."""
+    and that sample.
+    """
     import xgboost as xgb
 
     if len(features) > SHAP_SAMPLE_ROWS:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot
+from pipelines.data.snapshot import Snapshot
 from pipelines.decision.verdict import Decision
 from pipelines.model.metrics import gain
 from pipelines.model.slices import SliceMetric

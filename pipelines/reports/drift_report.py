@@ -1,5 +1,6 @@
 """The drift report page (``templates/drift_report.html``): verdict, a sortable table of features and one
-reference-vs-current plot per feature and for the model's scores, self-contained."""
+reference-vs-current plot per feature and for the model's scores, self-contained.
+"""
 
 from __future__ import annotations
 

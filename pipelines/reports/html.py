@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 def number(value: Any) -> str:
     """A float to four decimals, blank when absent or not finite; anything else as text."""
-    if value is None or isinstance(value, float) and not math.isfinite(value):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -40,7 +40,7 @@ def render(template: str, **context: Any) -> str:
 
 
 def _escaped(value: Any) -> Markup:
-    return value if isinstance(value, Markup) else Markup(html.escape(str(value)))
+    return value if isinstance(value, Markup) else Markup(html.escape(str(value)))  # noqa: S704 - escaped first
 
 
 @cache

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot
+from pipelines.data.snapshot import Snapshot
 from pipelines.decision.verdict import Decision
 from pipelines.model.features import Splits
 from pipelines.model.scoring import aligned_frame
@@ -30,8 +30,6 @@ from pipelines.reports.card_page import card_html
 from pipelines.reports.card_plots import curve_plot, shap_plot, slices_plot
 
 MODEL_CARD_ARTIFACT = "model_card"
-CARD_TAG = "model_card"
-"""Version tag naming the decision whose card shows the version: its first judgement, or its promotion."""
 CARD_PAGE = "index.html"
 PLOTS = ("feature_importance.png", "shap_summary.png", "learning_curve.png", "slices.png")
 

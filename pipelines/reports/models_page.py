@@ -1,6 +1,7 @@
 """The Models page shown inside the Airflow UI: each model's aliases, ledger, latest quality and drift checks,
 and its versions' model cards and Data Docs, rendered from ``templates/models_page/`` as self-contained HTML
-(every value from data is escaped)."""
+(every value from data is escaped).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class PageError(PipelinesError):
 
 
 def model_names() -> list[str]:
+    """Every configured model's name."""
     from pipelines.config.loading import load_all
 
     return [cfg.name for cfg in load_all()]
@@ -74,7 +76,7 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
     from mlflow.exceptions import MlflowException
 
     from pipelines.registry import versions as registry
-    from pipelines.reports.model_card import CARD_TAG, card_folder
+    from pipelines.reports.model_card import card_folder
 
     if model not in model_names():
         raise PageError(404, f"no model named {model!r}")
@@ -89,7 +91,7 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
         info = None
     if info is None or info.run_id is None:
         raise PageError(404, f"{model} has no version {version}")
-    run_id, folder = info.run_id, card_folder(info.tags.get(CARD_TAG))
+    run_id, folder = info.run_id, card_folder(info.tags.get(registry.CARD_TAG))
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +104,8 @@ def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
 
 def docs_file(model: str, window: str, path: str) -> tuple[bytes, str]:
     """One file of the Data Docs of a model's snapshot window as (content, media type); PageError 400 for a
-    bad window or path (every segment a plain name), 404 for an absent model or file."""
+    bad window or path (every segment a plain name), 404 for an absent model or file.
+    """
     if model not in model_names():
         raise PageError(404, f"no model named {model!r}")
     if not _WINDOW.fullmatch(window):
@@ -121,7 +124,8 @@ def docs_file(model: str, window: str, path: str) -> tuple[bytes, str]:
 
 def docs_url(base: str, docs_path: str | None) -> str | None:
     """The Models page's address (under ``base``) of a Data Docs page written under the snapshots folder, given
-    as the ``file://`` URL GX reports; None for anything else."""
+    as the ``file://`` URL GX reports; None for anything else.
+    """
     if not docs_path or not docs_path.startswith("file://"):
         return None
     try:
@@ -137,12 +141,12 @@ def docs_url(base: str, docs_path: str | None) -> str | None:
 def _has_card(model: str, version: int) -> bool:
     """Whether the version's card (of the decision its ``model_card`` tag names) was logged."""
     from pipelines.registry import versions as registry
-    from pipelines.reports.model_card import CARD_PAGE, CARD_TAG, card_folder
+    from pipelines.reports.model_card import CARD_PAGE, card_folder
 
     info = registry.version(model, version)
     if info.run_id is None:
         return False
-    folder = card_folder(info.tags.get(CARD_TAG))
+    folder = card_folder(info.tags.get(registry.CARD_TAG))
     return any(item.path == f"{folder}/{CARD_PAGE}" for item in registry.client().list_artifacts(info.run_id, folder))
 
 

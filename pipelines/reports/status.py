@@ -27,9 +27,11 @@ class AliasedVersion:
 
     @classmethod
     def of(cls, info: registry.VersionInfo) -> AliasedVersion:
+        """The version as ``status`` shows it."""
         return cls(**info.summary(), run_id=info.run_id)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``status --json``."""
         return asdict(self)
 
 
@@ -47,6 +49,7 @@ class QualityStatus:
     docs_path: str | None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``status --json``."""
         return asdict(self)
 
 
@@ -63,6 +66,7 @@ class DriftStatus:
     run_id: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``status --json``."""
         return asdict(self)
 
 

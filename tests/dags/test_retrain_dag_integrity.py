@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_task_graph_is_ingest_validate_train_evaluate_promote(dagbag):
     dag = dagbag.get_dag("retrain_demo")
     chain = ["ingest", "validate", "train", "evaluate", "promote", "any_stage_failed"]
     assert sorted(dag.task_ids) == sorted([*chain, "model_card"])
-    for upstream, downstream in zip(chain, chain[1:], strict=False):
+    for upstream, downstream in pairwise(chain):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert dag.get_task("any_stage_failed").downstream_task_ids == set()
     # the model card is drawn beside the promotion, after the decision: it never holds it up or alters it
@@ -181,7 +182,7 @@ def test_approval_puts_a_human_between_evaluate_and_promote(airflow_db, tmp_path
     monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
     dag = DagBag(dag_folder=str(ROOT / "dags" / "retrain.py")).get_dag("retrain_demo")
     chain = ["evaluate", "needs_approval", "approve", "promote", "record_refusal", "any_stage_failed"]
-    for upstream, downstream in zip(chain, chain[1:], strict=False):
+    for upstream, downstream in pairwise(chain):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     approve = dag.get_task("approve")
     assert type(approve).__mro__[1].__name__ == "ApprovalOperator"

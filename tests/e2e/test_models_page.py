@@ -87,7 +87,7 @@ def api_server(airflow_db: Path, home: Path) -> Iterator[str]:
         assert not alive(server.pid), "the api-server left processes behind"
 
 
-def chromium():  # noqa: ANN201
+def chromium():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,7 +34,7 @@ THROUGH_THE_DAG = {
 
 
 @pytest.fixture(scope="module")
-def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow store whose champion v1 was trained on clean data before RUN_DATE (built once)."""
     template = tmp_path_factory.mktemp("champion")
     with pytest.MonkeyPatch.context() as patch:
@@ -45,7 +44,7 @@ def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         seed(url, date(2026, 1, 1), days=90, rows_per_day=150, seed=3)
         outcome = retrain(load_model("demo"), RUN_DATE - timedelta(days=7), url)
         assert outcome.status == "promoted", outcome
-    yield template
+    return template
 
 
 @pytest.fixture

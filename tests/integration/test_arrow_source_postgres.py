@@ -257,7 +257,7 @@ def test_drift_check_gives_the_same_report_on_both_engines(
     import mlflow
 
     from pipelines.data.profile import build_profile
-    from pipelines.drift.monitor import check_drift
+    from pipelines.jobs.monitor import check_drift
     from pipelines.model.features import model_frame
     from pipelines.model.train import PROFILE_ARTIFACT, predict
     from pipelines.registry import versions as registry
@@ -322,7 +322,7 @@ def test_missing_columns_are_schema_errors_naming_the_column(demo_cfg: ModelConf
         demo_cfg,
         query="SELECT customer_id FROM customer_events WHERE event_ts >= :window_start AND event_ts < :window_end",
     )
-    with pytest.raises(SourceSchemaError, match="no timestamp column 'event_ts'; it has customer_id$"):
+    with pytest.raises(SourceSchemaError, match=r"no timestamp column 'event_ts'; it has customer_id$"):
         ingest(no_timestamp, AS_OF, pg_source)
     bad_column = with_source(
         demo_cfg,

@@ -31,7 +31,7 @@ def test_workers_with_their_own_folders_share_the_history_in_the_database(
     tmp_path: Path, postgres_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipelines.config.loading import load_model
-    from pipelines.drift.monitor import history
+    from pipelines.jobs.monitor import history
 
     # given two workers with different state folders and one PostgreSQL database
     monkeypatch.setenv("PIPELINES_LEDGER_URL", postgres_db)

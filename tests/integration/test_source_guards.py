@@ -104,7 +104,7 @@ def test_a_new_york_server_gives_the_snapshots_of_a_utc_server(
         stamps = load(got["timestamp, New York"])["event_ts"]
         assert stamps.min() >= datetime(2026, 1, 25) and stamps.max() < datetime(2026, 3, 15)
         # and a zone set for a column that has its own is refused by name
-        with pytest.raises(SourceSchemaError, match="columns.timestamp_timezone .* does not apply"):
+        with pytest.raises(SourceSchemaError, match=r"columns.timestamp_timezone .* does not apply"):
             ingest_with(engine, with_source(demo_cfg, "America/New_York", table="events_tz"), new_york, monkeypatch)
 
 

@@ -16,8 +16,8 @@ from pipelines.alerts.event_messages import (
 from pipelines.alerts.links import task_log_url
 from pipelines.alerts.mrkdwn import HEADER_LIMIT, TEXT_LIMIT
 from pipelines.alerts.webhook import SlackWebhook
-from pipelines.decision.evaluate import Check, Decision
 from pipelines.decision.promote import PromotionResult
+from pipelines.decision.verdict import Check, Decision
 from pipelines.quality.report import CheckResult, QualityReport
 
 

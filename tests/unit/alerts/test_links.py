@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from pipelines.alerts.links import airflow_ui_url, required_actions_url, task_log_url
-from pipelines.decision.evaluate import Check, Decision
+from pipelines.decision.verdict import Check, Decision
 
 
 def test_links_use_the_configured_base_url_and_the_readme_default_otherwise():

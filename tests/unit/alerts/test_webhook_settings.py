@@ -59,7 +59,7 @@ def test_a_connection_is_read_as_the_slack_provider_reads_it(values, url):
 
 
 def test_a_connection_without_a_webhook_says_which_field_to_fill():
-    with pytest.raises(ValueError, match="slack_default .type slackwebhook. holds no webhook: .* password field"):
+    with pytest.raises(ValueError, match=r"slack_default .type slackwebhook. holds no webhook: .* password field"):
         webhook_url(fields(conn_type="slackwebhook", host="hooks.slack.com/services", schema="https"))
 
 

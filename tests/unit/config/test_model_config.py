@@ -59,7 +59,7 @@ def test_written_copy_of_demo_loads_identically(tmp_path: Path, raw: dict[str, A
 
 
 def test_configs_are_frozen(demo_cfg: ModelConfig) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Instance is frozen"):
         demo_cfg.policy.floor = 0.0  # type: ignore[misc]
 
 

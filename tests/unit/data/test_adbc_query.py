@@ -7,11 +7,11 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from pipelines.data.source_errors import SourceSchemaError
 from sqlalchemy.dialects import postgresql
 
 from pipelines.config.model import ModelConfig
 from pipelines.data.adbc_query import timestamp_literal, window_query
+from pipelines.data.source_errors import SourceSchemaError
 from pipelines.data.windows import Window
 
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days
@@ -86,5 +86,5 @@ def test_only_naive_datetimes_can_become_sql_literals() -> None:
 def test_query_with_another_parameter_is_a_schema_error(demo_cfg: ModelConfig) -> None:
     query = "SELECT * FROM t WHERE plan = :plan AND event_ts >= :window_start AND event_ts < :window_end"
     cfg = with_source(demo_cfg, query=query)
-    with pytest.raises(SourceSchemaError, match="uses parameters other than :window_start and :window_end: :plan$"):
+    with pytest.raises(SourceSchemaError, match=r"uses parameters other than :window_start and :window_end: :plan$"):
         window_query(cfg.source, "event_ts", Window.for_as_of(AS_OF, demo_cfg.windows))

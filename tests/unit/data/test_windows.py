@@ -52,7 +52,7 @@ def test_parse_day_accepts_iso_dates() -> None:
 
 @pytest.mark.parametrize("text", ["2026-13-01", "2026-02-30", "01/03/2026", "tomorrow", "", "2026-03-01T00:00"])
 def test_parse_day_error_names_text_and_format(text: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="is not a date in the form YYYY-MM-DD") as info:
         parse_day(text)
     assert str(info.value) == f"{text!r} is not a date in the form YYYY-MM-DD"
 

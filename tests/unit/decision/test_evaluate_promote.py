@@ -299,7 +299,7 @@ def test_rollback_restores_the_previous_champion(champion_v1: Promoted, register
 
 
 def test_rollback_without_champion_is_a_clear_error(registry_home: Path) -> None:
-    with pytest.raises(ValueError, match="^demo: there is no champion to roll back$"):
+    with pytest.raises(ValueError, match=r"^demo: there is no champion to roll back$"):
         rollback("demo")
 
 

@@ -21,7 +21,7 @@ from pipelines.jobs.steps import model_card
 from pipelines.model.train import train
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
-from pipelines.reports.model_card import CARD_PAGE, CARD_TAG, card_folder
+from pipelines.reports.model_card import CARD_PAGE, card_folder
 from pipelines.reports.status import history_lines, status
 
 AS_OF = date(2026, 3, 1)
@@ -171,7 +171,7 @@ def test_a_dry_run_moves_no_alias_and_rewrites_no_card_or_decision(
     assert {n: alias(n) for n in before} == before
     assert kinds() == [("promoted", v1), ("promoted", v2)]
     assert registry.version("demo", v1).tags == tags_before
-    assert tags_before["decision"] == "promoted" and tags_before[CARD_TAG] == first.decision_id
+    assert tags_before["decision"] == "promoted" and tags_before[registry.CARD_TAG] == first.decision_id
     # and each evaluation kept a card of its own: the promotion's card is still there, unchanged
     assert again.decision_id != first.decision_id
     assert card_page(v1, first.decision_id, tmp_path / "after") == card_before
@@ -228,7 +228,7 @@ def test_new_category_values_after_training_never_stop_evaluate_promote_or_drift
 ) -> None:
     import sqlalchemy as sa
 
-    from pipelines.drift.monitor import check_drift
+    from pipelines.jobs.monitor import check_drift
 
     # given champion v1 trained by the pipeline on data up to 2026-03-01
     v1 = train(demo_cfg, snapshot).version

@@ -247,7 +247,7 @@ def test_per_feature_thresholds_override_the_defaults() -> None:
 def test_config_rejects_unknown_keys_and_warn_above_act() -> None:
     with pytest.raises(ValidationError, match="extra"):
         DriftConfig.model_validate({"policy": {"consecutive": 3}})
-    with pytest.raises(ValidationError, match="psi_warn 0.3 exceeds psi_act 0.25 for feature 'b'"):
+    with pytest.raises(ValidationError, match=r"psi_warn 0.3 exceeds psi_act 0.25 for feature 'b'"):
         DriftThresholds(features={"b": FeatureThresholds(psi_warn=0.3)})
     assert DriftConfig().cron == "30 1 * * *" and DriftConfig().thresholds.psi_act == 0.25
 

@@ -12,8 +12,10 @@ import pandas as pd
 
 from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import ingest, load
-from pipelines.decision.evaluate import Check, Decision, evaluate, judge
+from pipelines.decision.evaluate import evaluate
+from pipelines.decision.judge import judge
 from pipelines.decision.promote import promote
+from pipelines.decision.verdict import Check, Decision
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.slices import MISSING, SliceMetric, slice_metrics
 from pipelines.model.train import estimator

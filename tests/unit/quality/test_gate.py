@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -70,7 +69,7 @@ def gate(cfg: ModelConfig, home: Path, scenario: str | None, as_of: date = RUN_D
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, QualityReport]]:
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, QualityReport]:
     """A state folder where the gate validated clean data as of RUN_DATE, and its report (built once)."""
     from pipelines.config.loading import load_model
 
@@ -78,7 +77,7 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PIPELINES_HOME", str(template))
         report = gate(load_model("demo"), template, None)
-    yield template, report
+    return template, report
 
 
 @pytest.fixture

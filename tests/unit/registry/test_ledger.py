@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.ingest import Snapshot, ingest
+from pipelines.data.ingest import ingest
+from pipelines.data.snapshot import Snapshot
 from pipelines.decision.evaluate import evaluate
 from pipelines.decision.manual import rollback
 from pipelines.decision.promote import Approval, PromotionConflict, promote, record_quality_block

@@ -13,8 +13,9 @@ import pytest
 from pipelines.config.model import ModelConfig
 from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.ingest import ingest, load
-from pipelines.decision.evaluate import Check, Decision, evaluate
+from pipelines.decision.evaluate import evaluate
 from pipelines.decision.promote import promote
+from pipelines.decision.verdict import Check, Decision
 from pipelines.jobs.steps import model_card
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.metrics import compute

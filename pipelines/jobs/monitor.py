@@ -1,5 +1,6 @@
 """Drift monitoring of a champion: the most recent production window against the reference profile
-stored with the champion at training time, judged by the config's policy, logged to MLflow."""
+stored with the champion at training time, judged by the config's policy, logged to MLflow.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class DriftCheck:
     unseen: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The check's fields as a plain dict."""
         return asdict(self)
 
     def event_extra(self) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def history(cfg: ModelConfig) -> DriftHistory:
 
 
 def load_profile(cfg: ModelConfig, run_id: str | None) -> Profile:
+    """The reference profile stored with the champion's training run; NoChampion when there is none."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -100,8 +103,8 @@ def check_drift(
     cfg: ModelConfig, as_of: date, source_url: str, checked_at: datetime | None = None, record: bool = True
 ) -> DriftCheck:
     """Compare the ``window_days`` before ``as_of`` with the champion's profile; with ``record``, remember
-    the check so the consecutive-checks and cooldown rules can see it next time."""
-
+    the check so the consecutive-checks and cooldown rules can see it next time.
+    """
     champion = registry.by_alias(cfg.name, registry.CHAMPION)
     if champion is None:
         raise NoChampion(f"{cfg.name}: no champion yet, nothing to monitor")
