@@ -20,14 +20,15 @@ if TYPE_CHECKING:
     from pipelines.quality.report import QualityReport
 
 
-def start_date(cfg: ModelConfig) -> datetime:
-    """The model's ``schedule.start_date`` as midnight UTC: no run of its DAGs has an earlier logical date.
+def start_date(cfg: ModelConfig) -> datetime | None:
+    """The model's ``schedule.start_date`` as midnight UTC, or None (the default) for no lower bound.
 
-    Airflow creates no task instance of a run dated before its DAG's start date (that run would succeed
-    having done nothing), so every DAG of a model starts here, early enough for all its data.
+    Airflow creates no task instance of a run dated before its DAG's start date: such a run, triggered from
+    the form or the REST API, succeeds having done nothing. Without a start date (allowed with
+    ``catchup=False``) every run has all its tasks, whatever its date, so a date years back runs for real.
     """
     day = cfg.schedule.start_date
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day is not None else None
 
 
 def as_of(context: Any) -> date:

@@ -183,8 +183,7 @@ def _doc(cfg: ModelConfig) -> str:
 **The logical date picks the data.** A run with logical date D reads {windows.training_days} training days then
 {windows.holdout_days} holdout days, all before D (the newest day read is the day before D). The Trigger form
 proposes now as the logical date: with data that ends earlier, set it to the day after the newest day to use
-(Airflow cannot propose it). Keep `schedule.start_date` ({cfg.schedule.start_date}) before the data: Airflow runs no
-task of a run dated earlier (`airflow dags trigger` refuses such a date; the form and the REST API do not).
+(Airflow cannot propose it). {_start_doc(cfg)}
 
 Runs {when} the asset `{cfg.drift_asset}` reports confirmed drift; one run at a time, later runs wait. {unpause}
 A backfill (*Backfill* in this page's Trigger menu, or `python -m pipelines backfill`) gives each date its own run.
@@ -194,6 +193,16 @@ A failed quality check stops the run before training, and any failed stage makes
 model trained on an older window. Set `dry_run` to evaluate without promoting.
 {_approval_doc(cfg)}
 """
+
+
+def _start_doc(cfg: ModelConfig) -> str:
+    day = cfg.schedule.start_date
+    if day is None:
+        return "Any logical date runs every task: there is no `schedule.start_date`."
+    return (
+        f"Keep `schedule.start_date` ({day}) before the data: Airflow runs no task of a run dated earlier "
+        "(`airflow dags trigger` refuses such a date; the form and the REST API do not)."
+    )
 
 
 def _approval_doc(cfg: ModelConfig) -> str:

@@ -23,21 +23,22 @@ MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class ScheduleConfig(Frozen):
-    """When ``retrain_<model>`` runs by itself, and the earliest logical date any of the model's DAGs accepts."""
+    """When ``retrain_<model>`` runs by itself, and, when set, the earliest logical date the model's DAGs run."""
 
     cron: str | None = Field(
         default="0 2 * * *",
         description="Nightly schedule (UTC); null: only drift events and people start runs (data that is not live).",
     )
-    start_date: date = Field(
-        default=date(2000, 1, 1),
-        description="No run of the model's DAGs may have an earlier logical date; early enough for all the data.",
+    start_date: date | None = Field(
+        default=None,
+        description="None (the default): a run of any logical date runs its tasks. A date: Airflow runs no task "
+        "of a run dated earlier, so keep it before the data.",
     )
 
     @field_validator("start_date")
     @classmethod
-    def _not_in_the_future(cls, value: date) -> date:
-        if value > datetime.now(UTC).date():
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        if value is not None and value > datetime.now(UTC).date():
             raise ValueError(f"{value} is in the future: no run before it could run any task")
         return value
 

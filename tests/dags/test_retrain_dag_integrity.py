@@ -67,7 +67,9 @@ def test_defaults_follow_the_house_rules(dagbag):
     dag = dagbag.get_dag("retrain_demo")
     assert dag.catchup is False
     assert dag.max_active_runs == 1
-    assert dag.start_date == dag.default_args["start_date"] == datetime(2000, 1, 1, tzinfo=UTC)
+    # no start date: a run of any logical date (the REST API's, the form's) has all its tasks
+    assert dag.start_date is None and dag.default_args["start_date"] is None
+    assert "Any logical date runs every task" in dag.doc_md
     assert {"retrain", "demo"} <= set(dag.tags)
     assert dag.default_args["retries"] >= 1
     assert "demo" in dag.doc_md
@@ -98,6 +100,7 @@ def test_start_date_and_schedule_come_from_the_config(airflow_db, tmp_path: Path
     for dag_id in ("retrain_demo", "monitor_demo", "rollback_demo"):
         assert bag.get_dag(dag_id).start_date == datetime(2014, 1, 1, tzinfo=UTC), dag_id
     retrain = bag.get_dag("retrain_demo")
+    assert "Keep `schedule.start_date` (2014-01-01) before the data" in retrain.doc_md
     assert type(retrain.timetable).__name__ == "AssetTriggeredTimetable"
     assert "drift_demo" in repr(retrain.timetable.asset_condition)
     assert "Unpausing starts nothing by itself" in retrain.doc_md

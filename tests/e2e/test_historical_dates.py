@@ -1,6 +1,7 @@
-"""Data that ended years ago: ``airflow dags trigger`` for one of its dates, run by a real scheduler (LocalExecutor)
-and api-server on the session's SQLite metadata DB, runs every task and registers a version. Before the start
-date came from the config (default 2000-01-01), such a run succeeded having run no task."""
+"""Data that ended decades ago: a run of one of its dates created through the REST API (as the Trigger form does),
+run by a real scheduler (LocalExecutor) and api-server on the session's SQLite metadata DB, runs every task and
+registers a version. With a DAG start date after that date (a fixed 2026-01-01, later 2000-01-01), such a run
+succeeded having run no task; without one (the default) nothing bounds the date."""
 
 from __future__ import annotations
 
@@ -54,9 +55,9 @@ def wait_until(what: str, check: Any, seconds: float) -> Any:
 
 
 def test_a_date_years_ago_runs_every_task_through_the_scheduler(home: Path, airflow_db: Path, monkeypatch) -> None:
-    # given the demo table from 2014-01-01 and a model on it without a nightly schedule (its source gets no new data)
+    # given the demo table from 1998-01-01 and a model on it without a nightly schedule (its source gets no new data)
     source = f"sqlite:///{home / 'source.db'}"
-    seed(source, date(2014, 1, 1), days=60, rows_per_day=150, seed=3)
+    seed(source, date(1998, 1, 1), days=60, rows_per_day=150, seed=3)
     raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
     raw["name"], raw["schedule"] = "history", {"cron": None}
     configs = home / "configs"
@@ -85,18 +86,11 @@ def test_a_date_years_ago_runs_every_task_through_the_scheduler(home: Path, airf
         wait_until("the api-server answers", lambda: _healthy(base, processes, airflow_db, port), 90)
         users = json.loads((airflow_db / "simple_auth_manager_passwords.json.generated").read_text())
         api = AirflowAPI(base, "admin", users["admin"])
-        # when the DAG is unpaused (nothing scheduled starts: no cron) and a 2014 date is triggered on the CLI
+        # when the DAG is unpaused (nothing scheduled starts: no cron) and a 1998 date is triggered over REST
         assert ensure_unpaused(api, DAG_ID, unpause=True) is None
         with pytest.raises(AirflowAPIError, match=r"unpausing also starts its scheduled run for 20\d\d-"):
             ensure_unpaused(api, "monitor_history", unpause=False)  # a DAG with a cron says what unpausing starts
-        trigger = subprocess.run(
-            [AIRFLOW, "dags", "trigger", DAG_ID, "--logical-date", "2014-02-25T00:00:00+00:00"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert trigger.returncode == 0, trigger.stdout + trigger.stderr[-3000:]
+        api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": "1998-02-25T00:00:00Z"})
 
         def finished() -> list[dict[str, Any]] | None:
             runs = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
@@ -105,16 +99,16 @@ def test_a_date_years_ago_runs_every_task_through_the_scheduler(home: Path, airf
         runs = wait_until("the run finishes", finished, 150)
         # then the only run is the triggered one, every task ran, and a version was registered for that window
         assert [(r["run_type"], r["logical_date"][:10], r["state"]) for r in runs] == [
-            ("manual", "2014-02-25", "success")
+            ("manual", "1998-02-25", "success")
         ]
         found = api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{runs[0]['dag_run_id']}/taskInstances")
         tasks = {ti["task_id"]: ti["state"] for ti in found["task_instances"]}
         assert tasks == {
-            **dict.fromkeys(("ingest", "validate", "train", "evaluate", "promote"), "success"),
+            **dict.fromkeys(("ingest", "validate", "train", "evaluate", "model_card", "promote"), "success"),
             "any_stage_failed": "skipped",
         }
         assert [(v.window_end, v.tags["trigger"]) for v in registry.all_versions("history")] == [
-            ("2014-02-25", "manual")
+            ("1998-02-25", "manual")
         ]
     finally:
         for process in processes.values():
