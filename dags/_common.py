@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pipelines.config.model import ModelConfig
 
 if TYPE_CHECKING:
-    from pipelines.model.train import Lineage
     from pipelines.quality.report import QualityReport
+    from pipelines.registry.lineage import Lineage
 
 
 def start_date(cfg: ModelConfig) -> datetime | None:
@@ -74,7 +74,7 @@ def trigger_of(context: Any) -> tuple[str, str]:
 
 def lineage_of(context: Any) -> Lineage:
     """The run's trigger, cause and id, as recorded on versions and in the ledger."""
-    from pipelines.model.train import Lineage
+    from pipelines.registry.lineage import Lineage
 
     trigger, cause = trigger_of(context)
     return Lineage(trigger=trigger, airflow_run_id=context["run_id"], cause=cause)

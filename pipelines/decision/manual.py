@@ -11,9 +11,9 @@ from pipelines.decision.evaluate import rollback_reason
 from pipelines.decision.promote import PromotionResult
 from pipelines.decision.transaction import move_aliases, promotion_lock, reconcile_held
 from pipelines.errors import InputError
-from pipelines.model.train import Lineage
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
+from pipelines.registry.lineage import Lineage
 
 
 def move_champion(

@@ -19,9 +19,9 @@ from pipelines.decision.transaction import move_aliases, promotion_lock, reconci
 from pipelines.decision.verdict import Decision
 from pipelines.errors import PipelinesError
 from pipelines.faults import stop_point
-from pipelines.model.train import Lineage
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
+from pipelines.registry.lineage import Lineage
 
 Status = Literal["promoted", "rejected", "blocked", "refused", "dry_run", "rolled_back", "rolled_forward", "readmitted"]
 

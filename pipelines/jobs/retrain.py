@@ -13,9 +13,9 @@ from pipelines.data.snapshot import Snapshot
 from pipelines.decision.promote import Approval
 from pipelines.decision.verdict import Decision
 from pipelines.jobs import steps
-from pipelines.model.train import Lineage
 from pipelines.quality.report import QualityGateFailed
 from pipelines.registry import versions as registry
+from pipelines.registry.lineage import Lineage
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from pipelines.data.snapshot import Snapshot
     from pipelines.decision.promote import Approval, PromotionResult
     from pipelines.decision.verdict import Decision
-    from pipelines.model.train import Lineage, TrainResult
+    from pipelines.model.train import TrainResult
     from pipelines.quality.report import QualityReport
+    from pipelines.registry.lineage import Lineage
 
 HELD = "held: the config requires approval; pass --approve or run the Airflow DAG to ask for it"
 

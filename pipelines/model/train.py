@@ -27,6 +27,7 @@ from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.metrics import compute
 from pipelines.registry import locks
 from pipelines.registry import versions as registry
+from pipelines.registry.lineage import Lineage
 
 PROFILE_ARTIFACT = "drift_profile.json"
 log = logging.getLogger(__name__)
@@ -46,15 +47,6 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """The result's fields as a plain dict."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """Why this version exists: what triggered it and which orchestrator run."""
-
-    trigger: str = "manual"
-    airflow_run_id: str | None = None
-    cause: str = ""  # e.g. the drift report summary that triggered the run
 
 
 def config_hash(cfg: ModelConfig) -> str:

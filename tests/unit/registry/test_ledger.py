@@ -17,9 +17,9 @@ from pipelines.data.snapshot import Snapshot
 from pipelines.decision.evaluate import evaluate
 from pipelines.decision.manual import rollback
 from pipelines.decision.promote import Approval, PromotionConflict, promote, record_quality_block
-from pipelines.model.train import Lineage
 from pipelines.registry import db, ledger
 from pipelines.registry import versions as registry
+from pipelines.registry.lineage import Lineage
 
 AS_OF = date(2026, 3, 1)
 
