@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines.config.model import ModelConfig
 
 if TYPE_CHECKING:
+    from pipelines.decision.promote import PromotionResult
     from pipelines.quality.report import QualityReport
     from pipelines.registry.lineage import Lineage
 
@@ -33,8 +34,7 @@ def start_date(cfg: ModelConfig) -> datetime | None:
 
 def as_of(context: Any) -> date:
     """The run's date: its logical date, or when it was due to run for asset-triggered runs."""
-    stamp = context.get("logical_date") or context["dag_run"].run_after
-    return stamp.date()
+    return run_moment(context).date()
 
 
 def source_url(cfg: ModelConfig) -> str:
@@ -94,19 +94,21 @@ def dry_run(context: Any) -> bool:
 @contextmanager
 def stops() -> Iterator[None]:
     """Turn the failures retries cannot fix into tasks that fail at once: a failed quality gate (its report
-    kept for the alert), a source without the configured table or column, a stale decision.
+    kept for the alert), a source without the configured table or column, a stale decision, a version a person
+    named that cannot be made champion.
     """
     from slack_alerts import BadInputStop, QualityGateStop
 
     from pipelines.data.source_errors import SourceSchemaError
     from pipelines.decision.promote import PromotionConflict
+    from pipelines.errors import InputError
     from pipelines.quality.report import QualityGateFailed
 
     try:
         yield
     except QualityGateFailed as exc:
         raise QualityGateStop(exc.report) from exc
-    except (SourceSchemaError, PromotionConflict) as exc:
+    except (SourceSchemaError, PromotionConflict, InputError) as exc:
         raise BadInputStop(str(exc)) from exc
 
 
@@ -123,3 +125,36 @@ def post_warnings(cfg: ModelConfig, context: Any, report: QualityReport) -> None
     )
     if message is not None:
         post(message)
+
+
+def run_moment(context: Any) -> datetime:
+    """When the run is for: its logical date, or when it was due for asset-triggered runs."""
+    return context.get("logical_date") or context["dag_run"].run_after
+
+
+def announce_drift(cfg: ModelConfig, asset: Any, check: dict[str, Any], context: Any) -> None:
+    """Skip unless the check confirmed drift; else give the asset event the check's extras and tell Slack."""
+    from airflow.sdk.exceptions import AirflowSkipException
+    from slack_alerts import post
+
+    from pipelines.alerts.event_messages import drift_alert
+
+    if not check["confirmed"]:
+        raise AirflowSkipException(f"no retrain: {check['reason']}")
+    context["outlet_events"][asset].extra = check["event_extra"]
+    post(drift_alert(cfg.name, as_of(context).isoformat(), check["event_extra"], context["ti"].log_url))
+
+
+def manual_move(context: Any) -> tuple[int | None, str, str, bool]:
+    """What the rollback DAG's Params ask for: version, reason, who asked, and whether to re-admit."""
+    params = context["params"]
+    return params.get("version"), params["reason"], actor_of(context), bool(params["readmit"])
+
+
+def post_rollback(cfg: ModelConfig, result: PromotionResult, context: Any) -> None:
+    """Tell Slack who moved the champion, where to and why."""
+    from slack_alerts import post
+
+    from pipelines.alerts.event_messages import rollback_alert
+
+    post(rollback_alert(cfg.name, result, actor_of(context), context["ti"].log_url))

@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from _common import as_of, source_url, start_date
+from _common import announce_drift, as_of, run_moment, source_url, start_date
 from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 from slack_alerts import SlackAlertNotifier
 
 from pipelines.config.loading import load_all
 from pipelines.config.model import ModelConfig
+from pipelines.jobs import steps
 
 
 def build_monitor_dag(cfg: ModelConfig) -> DAG:
@@ -50,25 +51,13 @@ The report (JSON and HTML) is logged to MLflow as a `monitor` run of experiment 
     def monitor() -> None:
         @task
         def check_drift() -> dict[str, Any]:
-            from pipelines.jobs.monitor import check_drift as run_check
-
             context = get_current_context()
-            moment = context.get("logical_date") or context["dag_run"].run_after
-            check = run_check(cfg, as_of(context), source_url(cfg), checked_at=moment)
+            check = steps.check_drift(cfg, as_of(context), source_url(cfg), checked_at=run_moment(context))
             return {**check.to_dict(), "event_extra": check.event_extra()}
 
         @task(outlets=[asset])
         def trigger_retrain(check: dict[str, Any]) -> None:
-            from airflow.sdk.exceptions import AirflowSkipException
-            from slack_alerts import post
-
-            from pipelines.alerts.event_messages import drift_alert
-
-            if not check["confirmed"]:
-                raise AirflowSkipException(f"no retrain: {check['reason']}")
-            context = get_current_context()
-            context["outlet_events"][asset].extra = check["event_extra"]
-            post(drift_alert(cfg.name, as_of(context).isoformat(), check["event_extra"], context["ti"].log_url))
+            announce_drift(cfg, asset, check, get_current_context())
 
         trigger_retrain(check_drift())
 

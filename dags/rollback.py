@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import actor_of, lineage_of, start_date
+from _common import lineage_of, manual_move, post_rollback, start_date, stops
 from airflow.sdk import DAG, Param, dag, get_current_context, task
-from slack_alerts import BadInputStop, SlackAlertNotifier
+from slack_alerts import SlackAlertNotifier
 
 from pipelines.config.loading import load_all
 from pipelines.config.model import ModelConfig
+from pipelines.jobs import steps
 
 
 def build_rollback_dag(cfg: ModelConfig) -> DAG:
@@ -62,20 +63,10 @@ Moving to a newer version is recorded as a roll-forward.
     def rollback() -> None:
         @task
         def move_champion() -> dict[str, Any]:
-            from slack_alerts import post
-
-            from pipelines.alerts.event_messages import rollback_alert
-            from pipelines.decision.manual import move_champion
-
             context = get_current_context()
-            params, actor = context["params"], actor_of(context)
-            try:
-                result = move_champion(
-                    cfg.name, params.get("version"), params["reason"], actor, lineage_of(context), params["readmit"]
-                )
-            except ValueError as exc:
-                raise BadInputStop(str(exc)) from exc
-            post(rollback_alert(cfg.name, result, actor, context["ti"].log_url))
+            with stops():
+                result = steps.move_champion(cfg, lineage_of(context), *manual_move(context))
+            post_rollback(cfg, result, context)
             return result.to_dict()
 
         move_champion()

@@ -10,7 +10,7 @@ that imports this module stays cheap to parse.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from pipelines.faults import stop_point
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipelines.data.snapshot import Snapshot
     from pipelines.decision.promote import Approval, PromotionResult
     from pipelines.decision.verdict import Decision
+    from pipelines.jobs.monitor import DriftCheck
     from pipelines.model.train import TrainResult
     from pipelines.quality.report import QualityReport
     from pipelines.registry.lineage import Lineage
@@ -98,3 +99,19 @@ def promote(
     held = cfg.policy.approval.required and approval is None and decision.promote
     result = apply_decision(decision, dry_run=dry_run or held, lineage=lineage, approval=approval)
     return replace(result, reasons=[*result.reasons, HELD]) if held else result
+
+
+def check_drift(cfg: ModelConfig, as_of: date, source_url: str, checked_at: datetime | None = None) -> DriftCheck:
+    """Compare the days before ``as_of`` with the champion's training profile and record the check."""
+    from pipelines.jobs.monitor import check_drift as compare
+
+    return compare(cfg, as_of, source_url, checked_at=checked_at)
+
+
+def move_champion(
+    cfg: ModelConfig, lineage: Lineage, version: int | None, reason: str, actor: str, readmit: bool = False
+) -> PromotionResult:
+    """A person moves the champion (rollback, roll-forward, re-admission), recorded in the ledger."""
+    from pipelines.decision.manual import move_champion as move
+
+    return move(cfg.name, version, reason, actor, lineage, readmit)

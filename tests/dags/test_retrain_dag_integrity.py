@@ -37,10 +37,11 @@ def test_task_graph_is_ingest_validate_train_evaluate_promote(dagbag):
     assert card.upstream_task_ids == {"ingest", "evaluate"} and card.downstream_task_ids == {"any_stage_failed"}
 
 
-def test_every_retrain_task_body_is_at_most_five_lines(dagbag):
+@pytest.mark.parametrize("dag_id", ["retrain_demo", "monitor_demo", "rollback_demo"])
+def test_every_task_body_is_at_most_five_lines(dagbag, dag_id):
     import inspect
 
-    dag = dagbag.get_dag("retrain_demo")
+    dag = dagbag.get_dag(dag_id)
     for task in dag.tasks:
         if not hasattr(task, "python_callable"):
             continue
