@@ -4,7 +4,7 @@
     .venv/bin/python bench/ingest_bench.py --rows 100000   # a quick look
 
 Makes a database of its own on the local PostgreSQL server (dropped at the end), loads the demo table
-(``pipelines.seed.generate``) once with ADBC bulk ingest (binary COPY), spread over the demo model's 49 days
+(``pipelines.demo.seed.generate``) once with ADBC bulk ingest (binary COPY), spread over the demo model's 49 days
 so that the demo config's own window holds every row. Then, side by side on the same window and the same
 SQL text (the one ``ingest`` runs: bounds, future rows, ORDER BY timestamp, entity key):
 
@@ -256,7 +256,7 @@ def load_average() -> str:
 
 
 def load(url: str, table: pa.Table, name: str) -> None:
-    """The demo table, as ``pipelines.seed.write_table`` makes it (same column types, index on the timestamp)."""
+    """The demo table, as ``pipelines.demo.seed.write_table`` makes it (same column types, index on the timestamp)."""
     import adbc_driver_postgresql.dbapi as dbapi
 
     with dbapi.connect(libpq_uri(url)) as conn:

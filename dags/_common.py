@@ -121,7 +121,7 @@ def post_warnings(cfg: ModelConfig, context: Any, report: QualityReport) -> None
     quality = cfg.quality
     day = as_of(context).isoformat()
     message = retrain_alert(
-        cfg.name, day, context["run_id"], report, None, "", quality.alert_on_warnings, quality.alert_top_n
+        cfg.name, day, context["run_id"], report, alert_on_warnings=quality.alert_on_warnings, top_n=quality.alert_top_n
     )
     if message is not None:
         post(message)

@@ -88,7 +88,8 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
 
         @task
         def model_card(snapshot: dict[str, Any], decision: dict[str, Any]) -> str | None:
-            return steps.model_card(cfg, Snapshot(**snapshot), Decision.from_dict(decision))
+            context = get_current_context()
+            return steps.model_card(cfg, Snapshot(**snapshot), Decision.from_dict(decision), dry_run(context))
 
         @task(trigger_rule="none_failed")
         def promote(decision: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +163,6 @@ def _approval_gate(cfg: ModelConfig, decision: Any, promoted: Any) -> Any:
 
 def _approval_body(decision: dict[str, Any]) -> str:
     from pipelines.alerts.event_messages import approval_markdown
-    from pipelines.decision.verdict import Decision
 
     return approval_markdown(Decision.from_dict(decision))
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipelines.commands import champion, runs
+from pipelines.data.source_errors import first_line
 from pipelines.data.windows import parse_day
 from pipelines.errors import PipelinesError
 
@@ -125,11 +126,9 @@ def _environment_failure(exc: Exception) -> str | None:
     from mlflow.exceptions import MlflowException
 
     if isinstance(exc, sa.exc.DBAPIError):
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        return f"a database did not answer: {detail}"
+        return f"a database did not answer: {first_line(exc.orig or exc)}"
     if isinstance(exc, MlflowException):
-        first = str(exc).strip().splitlines()[0]
-        return f"MLflow failed: {first[:400]}"
+        return f"MLflow failed: {first_line(exc)[:400]}"
     if isinstance(exc, requests.RequestException | OSError):
         return f"{type(exc).__name__}: {str(exc)[:400]}"
     return None

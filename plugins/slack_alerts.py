@@ -55,8 +55,8 @@ def connection_fields(conn_id: str) -> ConnectionFields | None:
 
 
 def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
-    """The webhook of the connection, or None (alerts off) when it is not defined; ValueError when it is
-    defined but holds no usable webhook.
+    """The webhook of the connection, or None (alerts off) when it is not defined; ``WebhookError`` when it
+    is defined but holds no usable webhook, ``ConnectionUnreadable`` when it cannot be read.
     """
     from pipelines.alerts.webhook_settings import slack_conn_id, webhook_from_connection
 
@@ -66,12 +66,13 @@ def slack_webhook(conn_id: str | None = None) -> SlackWebhook | None:
 
 def post(message: SlackMessage) -> Delivery | None:
     """Send through the Slack connection; a missing or unusable connection is logged, never raised."""
-    from pipelines.alerts.webhook_settings import slack_conn_id
+    from pipelines.alerts.webhook import WebhookError
+    from pipelines.alerts.webhook_settings import ConnectionUnreadable, slack_conn_id
 
     conn_id = slack_conn_id()
     try:
         webhook = slack_webhook(conn_id)
-    except ValueError as exc:
+    except (WebhookError, ConnectionUnreadable) as exc:
         log.error("Slack alert NOT sent: %s. Check it with: python -m pipelines alerts test", exc)
         return None
     if webhook is None:

@@ -47,8 +47,10 @@ os.environ.update(
     }
 )
 # Airflow's dag-processor and task runner put the DAG bundle's folder on sys.path (dags/_common.py is imported
-# by name); a plain DagBag in this process does not, so the tests do it once.
-sys.path.append(str(ROOT / "dags"))
+# by name); a plain DagBag in this process does not, so the tests do it once. Airflow appends the plugins folder
+# when first imported; appending it here too keeps it there even when that import happens inside a test whose
+# monkeypatch later restores sys.path (which made DAG parsing fail on `import approval_gate`, by test order).
+sys.path.extend([str(ROOT / "dags"), str(ROOT / "plugins")])
 for _name in (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_REGISTRY_URI",

@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from pipelines.alerts.mrkdwn import SlackMessage, context, escape, header, section
-from pipelines.alerts.webhook import Delivery, SlackWebhook
+from pipelines.alerts.webhook import Delivery, SlackWebhook, WebhookError
 from pipelines.alerts.webhook_settings import (
     WEBHOOK_ENV,
     AirflowUnavailable,
     ConnectionFields,
+    ConnectionUnreadable,
     read_airflow_connection,
     slack_conn_id,
     webhook_from_connection,
@@ -96,7 +97,7 @@ def _env_source() -> tuple[SourceCheck, SlackWebhook | None]:
     source = f"environment variable {WEBHOOK_ENV}"
     try:
         hook = webhook_from_env()
-    except ValueError as exc:
+    except WebhookError as exc:
         return SourceCheck(source, "the CLI", True, problem=str(exc)), None
     if hook is None:
         return SourceCheck(source, "the CLI", False, problem="not set: the CLI sends no alerts"), None
@@ -111,12 +112,12 @@ def _connection_source(
         conn = read_connection(conn_id)
     except AirflowUnavailable as exc:
         return SourceCheck(source, "the DAGs", False, problem=f"not checked: {exc}"), None
-    except LookupError as exc:
+    except ConnectionUnreadable as exc:
         return SourceCheck(source, "the DAGs", True, problem=str(exc)), None
     if conn is None:
         return SourceCheck(source, "the DAGs", False, problem="not found: the DAGs send no alerts"), None
     try:
         hook = webhook_from_connection(conn)
-    except ValueError as exc:
+    except WebhookError as exc:
         return SourceCheck(conn.label, "the DAGs", True, problem=str(exc)), None
     return SourceCheck(conn.label, "the DAGs", True, hook.endpoint), hook

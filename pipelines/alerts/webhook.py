@@ -25,7 +25,7 @@ from pipelines.errors import PipelinesError
 
 
 class WebhookError(PipelinesError, ValueError):
-    """A configured Slack webhook that cannot be used (no scheme, no token, a bad timeout)."""
+    """A configured Slack webhook that cannot be used (no scheme, no token)."""
 
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class SlackWebhook:
                     text = clip(body.decode("utf-8", "replace").strip(), 200)
                     code = response.status_code
                     answers.append(_Answer(code, text or f"HTTP {code}", response.headers.get("Retry-After")))
-            except Exception as exc:
+            except Exception as exc:  # delivery never raises; only the type: the text would contain the URL
                 answers.append(_Answer(None, type(exc).__name__))
 
         worker = threading.Thread(target=post, name=_WORKER, daemon=True)

@@ -82,11 +82,19 @@ class ConnectionFields:
 
     @classmethod
     def from_mapping(cls, conn_id: str, data: dict[str, Any]) -> ConnectionFields:
-        """From a connection's attributes, or a row of ``airflow connections get -o json``."""
+        """From a connection's attributes, or a row of ``airflow connections get -o json``; a connection whose
+        extra is not JSON or whose port is not a number is ``ConnectionUnreadable``.
+        """
         extra = data.get("extra_dejson", data.get("extra")) or {}
-        if isinstance(extra, str):
-            extra = json.loads(extra) if extra.strip() else {}
         port = data.get("port")
+        try:
+            if isinstance(extra, str):
+                extra = json.loads(extra) if extra.strip() else {}
+            port = int(port) if port not in (None, "") else None
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise ConnectionUnreadable(f"connection {conn_id}: {exc}") from None
+        if not isinstance(extra, dict):
+            raise ConnectionUnreadable(f"connection {conn_id}: its extra is not a JSON object")
 
         def text(key: str) -> str:
             return str(data.get(key) or "").strip()
@@ -97,8 +105,8 @@ class ConnectionFields:
             text("host"),
             text("schema"),
             text("password"),
-            int(port) if port not in (None, "") else None,
-            dict(extra),
+            port,
+            extra,
         )
 
     @property
@@ -117,7 +125,7 @@ def webhook_url(conn: ConnectionFields) -> str:
       ``hooks.slack.com/services``) + ``port``;
     - a connection written as a URI (``https://hooks.slack.com/services/T/B/X``) has its path in ``schema``.
 
-    Raises ValueError, saying which field to fill, when there is no webhook in it.
+    Raises ``WebhookError``, saying which field to fill, when there is no webhook in it.
     """
     explicit = str(conn.extra.get("webhook_url") or "").strip()
     if explicit:
@@ -143,7 +151,7 @@ def webhook_url(conn: ConnectionFields) -> str:
 
 def webhook_from_connection(conn: ConnectionFields) -> SlackWebhook:
     """The webhook of a connection, with its ``timeout`` extra (the form's "Timeout") as the delivery deadline
-    and its ``proxy`` extra; raises ValueError when the connection holds no usable webhook.
+    and its ``proxy`` extra; raises ``WebhookError`` when the connection holds no usable webhook.
     """
     url = webhook_url(conn)
     try:
@@ -156,7 +164,7 @@ def webhook_from_connection(conn: ConnectionFields) -> SlackWebhook:
 def read_airflow_connection(conn_id: str, timeout: float = 60.0) -> ConnectionFields | None:
     """The connection as Airflow's own CLI reads it (env var, secrets backend or metadata DB), or None when it
     does not exist. A subprocess, so the library never imports Airflow; ``AIRFLOW_HOME`` defaults to the state
-    folder's ``airflow/`` as in the Makefile. Raises AirflowUnavailable without Airflow, LookupError when
+    folder's ``airflow/`` as in the Makefile. Raises AirflowUnavailable without Airflow, ConnectionUnreadable when
     Airflow fails to answer.
     """
     beside = Path(sys.executable).with_name("airflow")
@@ -181,5 +189,8 @@ def read_airflow_connection(conn_id: str, timeout: float = 60.0) -> ConnectionFi
             return None
         raise ConnectionUnreadable(f"`airflow connections get` failed: {clip(said[-1].strip(), 200)}")
     rows = next((line for line in reversed(done.stdout.splitlines()) if line.startswith("[")), "[]")
-    found = json.loads(rows)
+    try:
+        found = json.loads(rows)
+    except json.JSONDecodeError:
+        raise ConnectionUnreadable(f"`airflow connections get` printed no connection: {clip(rows, 200)}") from None
     return ConnectionFields.from_mapping(conn_id, found[0]) if found else None

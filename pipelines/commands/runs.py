@@ -79,9 +79,9 @@ def _alert(cfg: ModelConfig, outcome: Any) -> None:
     from pipelines.quality.report import QualityReport
 
     webhook = webhook_from_env()
-    report = QualityReport.from_dict(outcome.quality) if outcome.quality else None
     if webhook is None:
         return
+    report = QualityReport.from_dict(outcome.quality) if outcome.quality else None
     failed = outcome.status == "failed"
     message = retrain_alert(
         cfg.name,

@@ -10,7 +10,7 @@ from pipelines.config.base import Frozen, Identifier
 
 
 class DailyChecksConfig(Frozen):
-    """Per-day checks (``pipelines.quality``): each day's rows, null rates, means and label rate against the
+    """Per-day checks (``pipelines.quality.day_checks``): each day's rows, null rates, means and label rate against the
     window's earlier days, and the newest days against the days before them.
 
     A value passes when it lies within ``tolerance`` noise units of the typical value (noise: the larger of

@@ -10,6 +10,10 @@ import os
 import subprocess
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +53,23 @@ def artifact_root() -> str:
 def db_connect_timeout() -> float:
     """Seconds any database connection may take: ``PIPELINES_DB_CONNECT_TIMEOUT``, default 10."""
     return float(os.environ.get("PIPELINES_DB_CONNECT_TIMEOUT") or 10)
+
+
+def connect_timeout_seconds() -> int:
+    """``db_connect_timeout`` as the whole seconds (at least 1) that libpq's ``connect_timeout`` takes."""
+    return max(int(db_connect_timeout()), 1)
+
+
+def connect_args(database_url: str | sa.URL) -> dict[str, Any]:
+    """Driver arguments that bound the wait for a connection (PostgreSQL, MySQL) or a lock (SQLite)."""
+    import sqlalchemy as sa
+
+    backend = sa.make_url(database_url).get_backend_name()
+    if backend in {"postgresql", "mysql"}:
+        return {"connect_timeout": connect_timeout_seconds()}
+    if backend == "sqlite":
+        return {"timeout": 30}
+    return {}
 
 
 @cache

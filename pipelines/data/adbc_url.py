@@ -77,5 +77,5 @@ def with_connect_timeout(uri: str) -> str:
     The same deadline as ``pipelines.data.sources.connect_args``, without importing SQLAlchemy; it overrides one in
     the URL, as ``connect_args`` do on the SQLAlchemy path.
     """
-    seconds = max(int(settings.db_connect_timeout()), 1)
+    seconds = settings.connect_timeout_seconds()
     return f"{uri}{'&' if '?' in uri else '?'}connect_timeout={seconds}"

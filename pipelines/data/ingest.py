@@ -71,8 +71,8 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
 
     The engine follows the URL: binary COPY into Arrow for PostgreSQL, SQLAlchemy for the rest;
     ``PIPELINES_INGEST_ENGINE=sqlalchemy`` forces SQLAlchemy (see the module docstring). Rows are ordered
-    by the timestamp, then the entity key (without one, every other column: ``sources.row_order``). Raises ``SourceSchemaError`` (bad URL, missing table or column)
-    or ``SourceError`` (server unreachable) from ``pipelines.data.sources``.
+    by the timestamp, then the entity key (without one, every other column: ``sources.row_order``). Raises
+    ``SourceSchemaError`` (bad URL, missing table or column) or ``SourceError`` (server unreachable) from ``pipelines.data.source_errors``.
     """
     from pipelines.data.adbc_url import use_arrow
 

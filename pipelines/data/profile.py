@@ -17,9 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.errors import PipelinesError
+
 OTHER = "__other__"
 FORMAT = 1
 SKETCH_QUANTILES = 100
+
+
+class ProfileError(PipelinesError, ValueError):
+    """A stored reference profile that is not one this code can read (another format, or not a profile)."""
 
 
 @dataclass(frozen=True)
@@ -120,11 +126,11 @@ class Profile:
 
     @classmethod
     def from_json(cls, text: str) -> Profile:
-        """The profile ``to_json`` wrote; ValueError when the text is not one of this format."""
+        """The profile ``to_json`` wrote; ``ProfileError`` when the text is not one of this format."""
         try:
             data = json.loads(text)
             if data.get("format") != FORMAT:
-                raise ValueError(f"unsupported profile format {data.get('format')!r}, expected {FORMAT}")
+                raise ProfileError(f"unsupported profile format {data.get('format')!r}, expected {FORMAT}")
             return cls(
                 n_rows=int(data["n_rows"]),
                 numeric={k: _numeric_from(v) for k, v in data["numeric"].items()},
@@ -132,7 +138,7 @@ class Profile:
                 predictions=_numeric_from(data["predictions"]),
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"not a drift profile: {exc!r}") from exc
+            raise ProfileError(f"not a drift profile: {exc!r}") from exc
 
 
 def build_profile(

@@ -42,5 +42,5 @@ def safe_url(url: str) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an error's message."""
-    return str(exc).strip().splitlines()[0]
+    """The first line of an error's message (its type's name when the message is empty)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -2,7 +2,7 @@
 
 Both engines (this one and ``pipelines.data.adbc_window``) read a source the same guarded way:
 
-- the connection has a deadline (``PIPELINES_DB_CONNECT_TIMEOUT`` seconds, as ``pipelines.db``), so a server
+- the connection has a deadline (``PIPELINES_DB_CONNECT_TIMEOUT`` seconds, ``settings.connect_args``), so a server
   that is down or never answers ends in one ``SourceError`` line;
 - each session runs ``SESSION_SQL`` first: PostgreSQL sessions are pinned to UTC and every transaction in
   them is read-only, SQLite connections are ``query_only``. Other databases are refused: their reads could
@@ -14,7 +14,8 @@ server's zone; a column without a zone holds wall-clock times of ``columns.times
 set): it is filtered by the window's bounds in that zone and converted to naive UTC.
 
 SQLAlchemy and pandas are imported where they are used: the ADBC path (``pipelines.data.adbc_window``) needs
-only the errors and the statements defined here, and the CLI starts ~0.3 s sooner without SQLAlchemy.
+only ``SESSION_SQL``, ``single_statement`` and ``row_order`` from here (its errors are in ``source_errors``),
+and the CLI starts ~0.3 s sooner without SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.config import settings
 from pipelines.config.data_sections import SourceConfig
+from pipelines.config.settings import connect_args
 from pipelines.data.source_errors import (
     SCHEMA_HINTS,
     SourceError,
@@ -64,27 +65,19 @@ def session_sql(backend: str) -> tuple[str, ...]:
         ) from None
 
 
-def connect_args(database_url: str | sa.URL) -> dict[str, Any]:
-    """Driver arguments that bound the wait for a connection (PostgreSQL, MySQL) or a lock (SQLite)."""
-    import sqlalchemy as sa
-
-    backend = sa.make_url(database_url).get_backend_name()
-    seconds = settings.db_connect_timeout()
-    if backend in {"postgresql", "mysql"}:
-        return {"connect_timeout": max(int(seconds), 1)}
-    if backend == "sqlite":
-        return {"timeout": 30}
-    return {}
-
-
 def make_engine(url: str) -> Engine:
-    """An engine for ``url`` that connects with a deadline; SQLite files get their folder created."""
+    """An engine for ``url`` that connects with a deadline; SQLite files get their folder created. A URL that
+    cannot be parsed, names an unknown driver or has a bad port is a ``SourceSchemaError``.
+    """
     import sqlalchemy as sa
 
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args(parsed))
+    try:
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args(parsed))
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:  # ValueError: a bad port
+        raise SourceSchemaError(f"bad source URL: {first_line(exc)}") from exc
 
 
 def source_engine(url: str) -> Engine:

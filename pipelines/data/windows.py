@@ -58,9 +58,10 @@ def wall_clock(instant: datetime, zone: str) -> datetime:
 
 def parse_day(text: str) -> date:
     """A ``YYYY-MM-DD`` date, with an error that says what was expected."""
+    error = InputError(f"{text!r} is not a date in the form YYYY-MM-DD")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise error
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise InputError(text)
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise InputError(f"{text!r} is not a date in the form YYYY-MM-DD") from exc
+        raise error from exc

@@ -18,10 +18,10 @@ from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.ingest import load
 from pipelines.data.snapshot import Snapshot
 from pipelines.decision.judge import judge, window_checks
-from pipelines.decision.verdict import Check, Decision
+from pipelines.decision.verdict import Check, Decision, rollback_reason
 from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.metrics import compute, paired_bootstrap_gain
-from pipelines.model.scoring import score
+from pipelines.model.scoring import Scored, score
 from pipelines.model.slices import SliceMetric, slice_metrics
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
@@ -46,15 +46,6 @@ def admission_checks(model: str, challenger: registry.VersionInfo) -> list[Check
     if hold is not None:
         checks.append(Check("rollback", False, rollback_reason(model, challenger.version, hold), blocking=True))
     return checks
-
-
-def rollback_reason(model: str, version: int, hold: ledger.Entry) -> str:
-    """Why a rolled-back version stays out, and how a human re-admits it."""
-    said = "; ".join(hold.reasons)
-    return (
-        f"v{version} was rolled back on {hold.decided_at:%Y-%m-%d %H:%M} UTC by {hold.actor} ({said}); "
-        f"only a human re-admits it: python -m pipelines promote --model {model} --version {version} --reason TEXT"
-    )
 
 
 def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
@@ -105,13 +96,10 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
     admission = admission_checks(cfg.name, challenger)
     holdout, comparison = _unseen_by(champion, splits.holdout, cfg)
     if comparison is not None and not comparison.passed:
-        holdout = splits.holdout  # nothing to compare on: the challenger's own numbers, on its whole holdout
-    features, y = model_frame(holdout, cfg), labels(holdout, cfg)
-    scored = score(model, holdout, cfg)
-    challenger_scores = scored.scores
-    challenger_metrics = compute(names, y, challenger_scores)
-    if comparison is not None and not comparison.passed:
         assert champion is not None
+        # nothing to compare on: the challenger's own numbers, on its whole holdout
+        alone = _Compared.of(cfg, splits.holdout, model, None)
+        challenger_metrics = compute(names, alone.y, alone.challenger.scores)
         checks = [*admission, *window_checks(challenger.window_end, champion.window_end), comparison]
         return _logged(
             Decision(
@@ -123,29 +111,30 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
                 challenger_metrics,
                 None,
                 None,
-                len(y),
+                len(alone.y),
                 snapshot.content_hash,
                 decision_id,
             )
         )
-    champion_metrics = interval = champion_scores = None
-    unseen = [f"v{challenger_version} (challenger): {line}" for line in scored.unseen_lines()]
-    if champion is not None:
-        champion_scored = score(registry.load_model(cfg.name, champion.version), holdout, cfg)
-        champion_scores = champion_scored.scores
-        unseen.extend(f"v{champion.version} (champion): {line}" for line in champion_scored.unseen_lines())
-        champion_metrics = compute(names, y, champion_scores)
+    both = _Compared.of(cfg, holdout, model, champion)
+    y = both.y
+    challenger_metrics = compute(names, y, both.challenger.scores)
+    champion_metrics = interval = None
+    unseen = [f"v{challenger_version} (challenger): {line}" for line in both.challenger.unseen_lines()]
+    if champion is not None and both.champion is not None:
+        unseen.extend(f"v{champion.version} (champion): {line}" for line in both.champion.unseen_lines())
+        champion_metrics = compute(names, y, both.champion.scores)
         boot = cfg.policy.bootstrap
         interval = paired_bootstrap_gain(
             cfg.policy.primary_metric,
             y,
-            challenger_scores,
-            champion_scores,
+            both.challenger.scores,
+            both.champion.scores,
             boot.samples,
             boot.confidence,
             cfg.xgboost.seed,
         )
-    slices = slice_metrics(cfg, features, y, challenger_scores, champion_scores)
+    slices = both.slices(cfg)
     checks = [
         *admission,
         *judge(
@@ -179,6 +168,30 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
 
 
 @dataclass(frozen=True)
+class _Compared:
+    """The holdout rows two versions are compared on, their labels and both versions' scores on them."""
+
+    holdout: pd.DataFrame
+    y: np.ndarray
+    challenger: Scored
+    champion: Scored | None
+
+    @classmethod
+    def of(
+        cls, cfg: ModelConfig, holdout: pd.DataFrame, model: Any, champion: registry.VersionInfo | None
+    ) -> _Compared:
+        champion_scored = None
+        if champion is not None:
+            champion_scored = score(registry.load_model(cfg.name, champion.version), holdout, cfg)
+        return cls(holdout, labels(holdout, cfg), score(model, holdout, cfg), champion_scored)
+
+    def slices(self, cfg: ModelConfig) -> list[SliceMetric]:
+        """Both versions' metrics per slice of ``policy.slices``."""
+        champion_scores = self.champion.scores if self.champion is not None else None
+        return slice_metrics(cfg, model_frame(self.holdout, cfg), self.y, self.challenger.scores, champion_scores)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What a decision was made on, for its model card: the splits, the challenger and the slice metrics."""
 
@@ -189,7 +202,8 @@ class Evidence:
 
 
 def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Evidence | None:
-    """Recompute what ``evaluate`` compared, from the decision's own versions (not the aliases of now).
+    """Recompute what ``evaluate`` compared (the same rows, scores and slices: ``_Compared``), from the
+    decision's own versions (not the aliases of now).
 
     None when the decision compared nothing (the challenger was the champion already, or no holdout row was
     comparable) or the version has no training run to hold a card.
@@ -204,12 +218,7 @@ def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Eviden
     splits = split(load(snapshot), cfg, snapshot.window)
     model = registry.load_model(cfg.name, decision.challenger_version)
     holdout, _ = _unseen_by(champion, splits.holdout, cfg)
-    champion_scores = None
-    if champion is not None:
-        champion_scores = score(registry.load_model(cfg.name, champion.version), holdout, cfg).scores
-    y = labels(holdout, cfg)
-    slices = slice_metrics(cfg, model_frame(holdout, cfg), y, score(model, holdout, cfg).scores, champion_scores)
-    return Evidence(splits, model, challenger, slices)
+    return Evidence(splits, model, challenger, _Compared.of(cfg, holdout, model, champion).slices(cfg))
 
 
 def _unseen_by(

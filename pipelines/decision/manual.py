@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pipelines.decision.evaluate import rollback_reason
 from pipelines.decision.promote import PromotionResult
 from pipelines.decision.transaction import move_aliases, promotion_lock, reconcile_held
+from pipelines.decision.verdict import rollback_reason
 from pipelines.errors import InputError
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
@@ -29,7 +29,7 @@ def move_champion(
     Moving to an older version is a rollback: the version moved away from is held out of every automatic
     promotion until a human re-admits it. Moving to a newer one is a roll-forward. A held version moves
     back only with ``readmit`` (``python -m pipelines promote``), recorded as ``readmitted``. Raises
-    ``ValueError`` for a target that does not exist, is champion already, lacks lineage or is held.
+    ``InputError`` for a target that does not exist, is champion already, lacks lineage or is held.
     """
     lineage = lineage or Lineage()
     with promotion_lock(model):

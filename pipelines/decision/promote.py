@@ -1,11 +1,12 @@
 """Promote: move the champion alias when the decision says so, as a move the ledger can always explain.
 
 A champion move is a small transaction across MLflow and the ledger: an intent is written first, then the
-aliases move, then the ledger entry is inserted and the intent closed in one database transaction. Every
-``promote``, ``move_champion`` (rollback, roll-forward, re-admission) and ``status`` first reconciles what a
-crash left half done (``reconcile``): a move that happened gets its entry, one that did not is abandoned, and
-a champion that no entry explains is recorded as ``found``. All of it runs under the model's promotion lock
-in the pipeline's database. Dry runs move nothing and record nothing.
+aliases move, then the ledger entry is inserted and the intent closed in one database transaction
+(``decision.transaction``). Every ``promote``, ``decision.manual.move_champion`` (rollback, roll-forward,
+re-admission) and ``status`` first reconciles what a crash left half done (``transaction.reconcile``): a move
+that happened gets its entry, one that did not is abandoned, and a champion that no entry explains is recorded
+as ``found``. All of it runs under the model's promotion lock in the pipeline's database. Dry runs move nothing
+and record nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipelines.decision.evaluate import rollback_reason
 from pipelines.decision.transaction import move_aliases, promotion_lock, reconcile_held
-from pipelines.decision.verdict import Decision
+from pipelines.decision.verdict import Decision, rollback_reason
 from pipelines.errors import PipelinesError
 from pipelines.faults import stop_point
 from pipelines.registry import ledger

@@ -1,9 +1,14 @@
-"""What a decision is: the checks of the policy and the verdict on one challenger (plain data, no I/O)."""
+"""What a decision is: the checks of the policy, the verdict on one challenger, and why a rolled-back version
+stays out (plain data and text, no I/O).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.registry.ledger import Entry
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,12 @@ class Decision:
         if fields.get("gain_interval") is not None:
             fields["gain_interval"] = tuple(fields["gain_interval"])
         return cls(**fields)
+
+
+def rollback_reason(model: str, version: int, hold: Entry) -> str:
+    """Why a rolled-back version stays out, and how a human re-admits it."""
+    said = "; ".join(hold.reasons)
+    return (
+        f"v{version} was rolled back on {hold.decided_at:%Y-%m-%d %H:%M} UTC by {hold.actor} ({said}); "
+        f"only a human re-admits it: python -m pipelines promote --model {model} --version {version} --reason TEXT"
+    )

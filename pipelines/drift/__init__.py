@@ -1,4 +1,4 @@
-"""Drift in production inputs: statistics against the champion's training profile and the monitor that acts on them.
+"""Drift in production inputs: statistics against the champion's training profile, and when drift is confirmed.
 
-Modules: stats, confirmation, history, monitor.
+Modules: stats, confirmation, history. The monitor job that runs a check is ``pipelines.jobs.monitor``.
 """

@@ -5,9 +5,8 @@ back during the cooldown after a drift-triggered retrain.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pipelines.config.drift import DriftConfig
 from pipelines.drift.stats import DriftReport
@@ -33,12 +32,6 @@ class Confirmation:
     reason: str
     consecutive: int
     cooldown_until: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-ready values."""
-        data = asdict(self)
-        data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
-        return data
 
 
 def confirm(history: Sequence[CheckRecord], report: DriftReport, cfg: DriftConfig, now: datetime) -> Confirmation:

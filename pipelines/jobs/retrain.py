@@ -74,7 +74,7 @@ def retrain(
         stage = "evaluate"
         decision = steps.evaluate(cfg, snapshot, trained.version)
         progress(f"evaluate: {'promote' if decision.promote else 'keep the champion'}")
-        _draw_card(cfg, snapshot, decision, progress)
+        _draw_card(cfg, snapshot, decision, progress, dry_run)
         stage = "promote"
         result = steps.promote(cfg, decision, lineage, dry_run, approval)
     except Exception as exc:  # every stage failure becomes a reported outcome
@@ -103,10 +103,10 @@ def retrain(
     )
 
 
-def _draw_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision, progress: Progress) -> None:
+def _draw_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision, progress: Progress, dry_run: bool) -> None:
     """The model card step; its failure is reported and the run goes on, as the decision stands without it."""
     try:
-        folder = steps.model_card(cfg, snapshot, decision)
+        folder = steps.model_card(cfg, snapshot, decision, dry_run)
     except Exception as exc:  # a report of the decision, never a part of it
         log.exception("%s v%s: the model card could not be logged", cfg.name, decision.challenger_version)
         progress(f"model card: failed ({type(exc).__name__}: {exc}); the decision stands")

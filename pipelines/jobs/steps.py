@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pipelines.quality.report import QualityReport
     from pipelines.registry.lineage import Lineage
 
-HELD = "held: the config requires approval; pass --approve or run the Airflow DAG to ask for it"
+HELD = "held: the config requires approval and no answer was given (CLI: --approve; Airflow: the approve task)"
 
 
 def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | None = None) -> Snapshot:
@@ -69,17 +69,23 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> Decision:
     return decision
 
 
-def model_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> str | None:
+def model_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision, dry_run: bool = False) -> str | None:
     """Draw the decision's model card and log it to the version's training run; returns its artifact folder,
     or None when the decision compared nothing. It runs after the decision and never alters it.
+
+    A version without a card tag gets this decision's (its first judgement, unless a dry run), so the Models
+    page and an approval request link the card before any promotion tags the version.
     """
     from pipelines.decision import evaluate as evaluation
+    from pipelines.registry import versions as registry
     from pipelines.reports.model_card import card_folder, log_model_card
 
     found = evaluation.evidence(cfg, snapshot, decision)
     if found is None:
         return None
     log_model_card(cfg, snapshot, found.splits, found.model, decision, found.slices, found.challenger)
+    if not dry_run and registry.CARD_TAG not in registry.version(cfg.name, decision.challenger_version).tags:
+        registry.set_tags(cfg.name, decision.challenger_version, {registry.CARD_TAG: decision.decision_id})
     return card_folder(decision.decision_id)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from pipelines.quality.day_checks import DAILY_COLUMNS
 from pipelines.quality.gx_results import suite_report, with_day_results
 from pipelines.quality.report import QualityReport
-from pipelines.quality.suites import daily_suite_dict, load_suite_dict, with_unique_key
+from pipelines.quality.suites import SuiteError, daily_suite_dict, load_suite_dict, with_unique_key
 
 
 @contextmanager
@@ -169,4 +169,11 @@ def _synced_suite(context: Any, suite_dict: dict[str, Any]) -> tuple[Any, bool]:
     if stored is not None:
         context.suites.delete(suite_dict["name"])
     meta = {**suite_dict.get("meta", {}), "source_sha256": digest}
-    return context.suites.add(ExpectationSuite(**{**suite_dict, "meta": meta})), True
+    suite = ExpectationSuite(**{**suite_dict, "meta": meta})
+    known = {expectation.expectation_type for expectation in suite.expectations}
+    if unknown := [e.get("type") for e in suite_dict.get("expectations", []) if e.get("type") not in known]:
+        # GX logs an unknown type and drops it: the gate would pass without the check the suite asks for
+        raise SuiteError(
+            f"suite {suite_dict['name']!r} names expectations GX does not know: {', '.join(map(str, unknown))}"
+        )
+    return context.suites.add(suite), True

@@ -20,6 +20,10 @@ class SuiteNotFound(PipelinesError, FileNotFoundError):
     """The suite named in a model config has no JSON file in the expectations folder."""
 
 
+class SuiteError(PipelinesError, ValueError):
+    """A suite file that is not valid JSON, or names an expectation GX does not know."""
+
+
 def suite_path(name: str) -> Path:
     """The JSON file of the suite ``name`` in the expectations folder."""
     return settings.expectations_dir() / f"{name}.json"
@@ -30,7 +34,12 @@ def load_suite_dict(name: str) -> dict[str, Any]:
     path = suite_path(name)
     if not path.exists():
         raise SuiteNotFound(f"no suite {name!r}: expected {path}")
-    suite = json.loads(path.read_text())
+    try:
+        suite = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SuiteError(f"suite {name!r} in {path} is not valid JSON: {exc}") from None
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations", []), list):
+        raise SuiteError(f"suite {name!r} in {path} is not a GX suite: expected an object with an expectations list")
     suite["name"] = name
     suite.pop("id", None)
     return dict(suite)

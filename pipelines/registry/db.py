@@ -15,7 +15,7 @@ from typing import Literal, get_args
 import sqlalchemy as sa
 
 from pipelines.config import settings
-from pipelines.data.sources import connect_args
+from pipelines.config.settings import connect_args
 
 LedgerKind = Literal[
     "promoted",

@@ -4,7 +4,8 @@ MLflow keeps only where each alias points now; the ledger keeps which version wa
 Rows are only ever inserted. A champion move is first written as an *intent* (``open_intent``); once the
 aliases have moved, ``commit_intent`` inserts the ledger entry and closes the intent in one transaction, so
 a crash in between leaves an open intent that the next promotion, rollback or status reconciles
-(``pipelines.promote``). The tables live in the pipeline's database (``pipelines.db``).
+(``pipelines.decision.transaction.reconcile``). The tables live in the pipeline's database
+(``pipelines.registry.db``).
 """
 
 from __future__ import annotations

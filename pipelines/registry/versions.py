@@ -16,7 +16,8 @@ from functools import cache
 from typing import Any
 
 from pipelines.config import settings
-from pipelines.data.sources import connect_args
+from pipelines.config.settings import connect_args
+from pipelines.data.source_errors import first_line, safe_url
 from pipelines.errors import PipelinesError
 
 CHAMPION = "champion"
@@ -116,9 +117,8 @@ def _probe(uri: str) -> None:
         with engine.connect():
             pass
     except sa.exc.DBAPIError as exc:
-        where = url.render_as_string(hide_password=True)
-        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise StoreUnreachable(f"the MLflow store {where} is unreachable: {first_line}") from None
+        detail = first_line(exc.orig or exc)
+        raise StoreUnreachable(f"the MLflow store {safe_url(uri)} is unreachable: {detail}") from None
     finally:
         engine.dispose()
 

@@ -30,10 +30,6 @@ class AliasedVersion:
         """The version as ``status`` shows it."""
         return cls(**info.summary(), run_id=info.run_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``status --json``."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class QualityStatus:
@@ -48,10 +44,6 @@ class QualityStatus:
     warnings: list[str]
     docs_path: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``status --json``."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class DriftStatus:
@@ -64,10 +56,6 @@ class DriftStatus:
     confirmed: bool
     features: list[str]
     run_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``status --json``."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -86,10 +74,10 @@ class Status:
         """The stable ``status --json`` shape."""
         return {
             "model": self.model,
-            **{key: part.to_dict() if part else None for key, part in self.aliases().items()},
+            **{key: asdict(part) if part else None for key, part in self.aliases().items()},
             "ledger": [entry.to_dict() for entry in self.ledger],
-            "quality": self.quality.to_dict() if self.quality else None,
-            "drift": self.drift.to_dict() if self.drift else None,
+            "quality": asdict(self.quality) if self.quality else None,
+            "drift": asdict(self.drift) if self.drift else None,
         }
 
     def aliases(self) -> dict[str, AliasedVersion | None]:

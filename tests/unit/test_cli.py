@@ -203,6 +203,45 @@ def test_seed_refuses_non_positive_days(home: Path, capsys: pytest.CaptureFixtur
     assert "must be a whole number of at least 1" in capsys.readouterr().err
 
 
+def test_seed_with_a_malformed_source_url_is_one_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["seed", "--source-url", "postgresql://u@h:notaport/db", "--days", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad source URL: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("suite_text", "named"),
+    [
+        ('{"expectations": [', "is not valid JSON"),
+        ("[1, 2]", "is not a GX suite"),
+        (
+            '{"expectations": [{"type": "expect_column_values_to_be_foo", "kwargs": {"column": "age"}}]}',
+            "names expectations GX does not know: expect_column_values_to_be_foo",
+        ),
+    ],
+    ids=["malformed-json", "not-an-object", "unknown-expectation"],
+)
+def test_a_broken_suite_stops_validate_in_one_line_never_passing_without_its_checks(
+    seeded_source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    suite_text: str,
+    named: str,
+) -> None:
+    # given a suite folder whose demo suite is broken (GX alone would log and drop an unknown expectation)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "demo.json").write_text(suite_text)
+    monkeypatch.setenv("PIPELINES_EXPECTATIONS_DIR", str(suites))
+    # when validating / then one error line names the problem and nothing is reported as passed
+    assert main(["validate", "--as-of", "2026-03-01", "--source-url", seeded_source]) == 1
+    captured = capsys.readouterr()
+    assert named in captured.err
+    assert captured.err.count("error:") == 1 and "Traceback" not in captured.err
+    assert "passed" not in captured.out
+
+
 def test_an_error_the_pipeline_raises_on_purpose_is_one_line_and_a_bug_keeps_its_traceback(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

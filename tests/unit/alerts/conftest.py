@@ -6,14 +6,12 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.webhook_server import SECRET_PATH, WebhookServer
 
 
 @pytest.fixture
-def slack_alerts(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The plugin module, imported as Airflow imports it (the plugins folder on sys.path)."""
-    monkeypatch.syspath_prepend(str(ROOT / "plugins"))
+def slack_alerts() -> ModuleType:
+    """The plugin module, imported as Airflow imports it (the plugins folder on sys.path, see tests/conftest.py)."""
     import slack_alerts
 
     return slack_alerts

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pipelines.alerts.mrkdwn import SlackMessage
-from pipelines.alerts.webhook_settings import ConnectionFields, webhook_url
+from pipelines.alerts.webhook_settings import ConnectionFields, ConnectionUnreadable, webhook_url
 from tests.unit.alerts.conftest import provider_form
 
 MESSAGE = SlackMessage("hello", [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}])
@@ -61,6 +61,21 @@ def test_a_connection_is_read_as_the_slack_provider_reads_it(values, url):
 def test_a_connection_without_a_webhook_says_which_field_to_fill():
     with pytest.raises(ValueError, match=r"slack_default .type slackwebhook. holds no webhook: .* password field"):
         webhook_url(fields(conn_type="slackwebhook", host="hooks.slack.com/services", schema="https"))
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"extra": "{timeout: 5"}, "Expecting property name"),
+        ({"extra": "[1, 2]"}, "not a JSON object"),
+        ({"port": "eighty"}, "invalid literal for int()"),
+    ],
+    ids=["extra-not-json", "extra-not-an-object", "port-not-a-number"],
+)
+def test_a_connection_that_cannot_be_read_is_one_named_error(values: dict[str, object], said: str) -> None:
+    with pytest.raises(ConnectionUnreadable, match="connection slack_default: ") as info:
+        fields(conn_type="http", host="https://hooks.slack.com/services/T/B/X", **values)
+    assert said in str(info.value)
 
 
 @pytest.mark.parametrize("with_scheme", [False, True])

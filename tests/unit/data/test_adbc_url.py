@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.config.model import ModelConfig
+from pipelines.config.settings import connect_args
 from pipelines.data.adbc_url import libpq_uri, use_arrow, with_connect_timeout
 from pipelines.data.ingest import ingest
 from pipelines.data.source_errors import SourceSchemaError
-from pipelines.data.sources import connect_args
 
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days
 
@@ -53,7 +53,7 @@ def test_adbc_connects_with_the_deadline_of_the_sqlalchemy_path(
         monkeypatch.delenv("PIPELINES_DB_CONNECT_TIMEOUT", raising=False)
     else:
         monkeypatch.setenv("PIPELINES_DB_CONNECT_TIMEOUT", seconds)
-    # then libpq gets the connect_timeout that psycopg2 gets from pipelines.db
+    # then libpq gets the connect_timeout that psycopg2 gets from settings.connect_args
     expected = connect_args("postgresql://h/db")["connect_timeout"]
     assert with_connect_timeout("postgresql://h/db") == f"postgresql://h/db?connect_timeout={expected}"
     assert with_connect_timeout("postgresql://h/db?sslmode=require") == (
