@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.side_venv import ensure_venv  # noqa: E402
 from pipelines.data.profile import build_profile  # noqa: E402
 from pipelines.drift.stats import DriftConfig, DriftReport, drift_report  # noqa: E402
 
@@ -99,24 +99,6 @@ def make_data(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, pd.DataFr
     return reference, scores(reference), current, scores(current)
 
 
-def ensure_evidently() -> Path:
-    python = EVIDENTLY_VENV / "bin" / "python"
-    stamp = EVIDENTLY_VENV / ".installed"
-    if stamp.exists():
-        return python
-    print(f"creating {EVIDENTLY_VENV} with {' '.join(EVIDENTLY_PACKAGES)} ...", flush=True)
-    base = shutil.which("python3.11") or sys.executable
-    for command in (
-        [base, "-m", "venv", "--clear", str(EVIDENTLY_VENV)],
-        [str(python), "-m", "pip", "install", "--quiet", *EVIDENTLY_PACKAGES],
-    ):
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    stamp.touch()
-    return python
-
-
 def run_evidently(python: Path, folder: Path) -> dict[str, Any]:
     script = folder / "evidently_drift.py"
     script.write_text(EVIDENTLY_SCRIPT)
@@ -139,7 +121,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    evidently_python = ensure_evidently()
+    evidently_python = ensure_venv(EVIDENTLY_VENV, EVIDENTLY_PACKAGES)
     start = time.perf_counter()
     reference, ref_scores, current, cur_scores = make_data(args.rows, args.seed)
     print(f"data: {args.rows:,} rows x {len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical, reference and current")

@@ -87,7 +87,7 @@ def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None) 
         if existing is not None:
             return TrainResult(cfg.name, existing.version, existing.run_id, None, {}, reused=True)
         splits = split(load(snapshot), cfg, snapshot.window)
-        model = _fit(cfg, splits)
+        model = fit(cfg, splits)
         valid_metrics = compute(
             METRICS_BY_TASK[cfg.task],
             labels(splits.validation, cfg),
@@ -144,7 +144,8 @@ def estimator(cfg: ModelConfig, **overrides: Any) -> Any:
     return xgb.XGBClassifier(**params) if cfg.task == "binary" else xgb.XGBRegressor(**params)
 
 
-def _fit(cfg: ModelConfig, splits: Splits) -> Any:
+def fit(cfg: ModelConfig, splits: Splits) -> Any:
+    """The config's estimator fitted on the training rows, early-stopped on the validation rows."""
     model = estimator(cfg)
     model.fit(
         model_frame(splits.train, cfg),
