@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from pipelines.config.data_sections import SourceConfig
 from pipelines.config.model import ModelConfig
 
 if TYPE_CHECKING:
@@ -37,29 +38,50 @@ def as_of(context: Any) -> date:
     return run_moment(context).date()
 
 
-def source_url(cfg: ModelConfig) -> str:
-    """Env var first; then the Airflow connection named in the config; then the config's default."""
+def source_url(cfg: ModelConfig, source: SourceConfig | None = None) -> str:
+    """The URL of ``source`` (default the model's): env var first; then the Airflow connection named in the
+    config; then the config's default.
+    """
+    source = source or cfg.source
+    connection = None if os.environ.get(source.url_env) else connection_url(source.conn_id)
+    return source.resolve_url(connection)
+
+
+def scored_source_url(cfg: ModelConfig) -> str:
+    """The URL of the rows ``score_<model>`` scores: ``scoring.source``, else the model's own source."""
+    return source_url(cfg, cfg.scoring.source if cfg.scoring else None)
+
+
+def predictions_url(cfg: ModelConfig) -> str:
+    """Where ``score_<model>`` writes: the target's env var, connection or default, else the pipeline's database."""
+    from pipelines.jobs import steps
+
+    target = cfg.scoring.target if cfg.scoring else None
+    connection = None if target is None or os.environ.get(target.url_env) else connection_url(target.conn_id)
+    return steps.predictions_url(cfg, connection)
+
+
+def connection_url(conn_id: str | None) -> str | None:
+    """The SQLAlchemy URL of an Airflow connection (its ``sqlalchemy_url`` extra, else its URI), or None."""
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    connection_url = None
-    if cfg.source.conn_id and not os.environ.get(cfg.source.url_env):
-        try:
-            conn = Connection.get(cfg.source.conn_id)
-        except AirflowNotFoundException:
-            conn = None
-        if conn is not None:
-            connection_url = (conn.extra_dejson or {}).get("sqlalchemy_url") or conn.get_uri().replace(
-                "postgres://", "postgresql+psycopg2://", 1
-            )
-    return cfg.source.resolve_url(connection_url)
+    if not conn_id:
+        return None
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+    extra = conn.extra_dejson or {}
+    return extra.get("sqlalchemy_url") or conn.get_uri().replace("postgres://", "postgresql+psycopg2://", 1)
 
 
 def trigger_of(context: Any) -> tuple[str, str]:
     """Why this run exists, for the lineage tags: ``(trigger, cause)``.
 
-    Runs created by the drift asset are ``drift``, with the monitor's event extras (what moved) as the cause;
-    other runs keep Airflow's run type (``scheduled``, ``manual``, ``backfill``).
+    Runs created by an asset are ``drift`` or ``performance`` (``drift+performance`` when both had events), with
+    the events' extras (what moved, what fell) as the cause; other runs keep Airflow's run type (``scheduled``,
+    ``manual``, ``backfill``).
     """
     import json
 
@@ -69,7 +91,9 @@ def trigger_of(context: Any) -> tuple[str, str]:
         return trigger, ""
     events = context.get("triggering_asset_events") or {}
     extras = [dict(event.extra or {}) for asset_events in events.values() for event in asset_events]
-    return "drift", json.dumps(extras, default=str)
+    names = {getattr(getattr(event, "asset", None), "name", "") for found in events.values() for event in found}
+    kinds = sorted({name.split("_", 1)[0] for name in names if name.startswith(("drift_", "performance_"))})
+    return "+".join(kinds) or "drift", json.dumps(extras, default=str)
 
 
 def lineage_of(context: Any) -> Lineage:
@@ -132,17 +156,23 @@ def run_moment(context: Any) -> datetime:
     return context.get("logical_date") or context["dag_run"].run_after
 
 
-def announce_drift(cfg: ModelConfig, asset: Any, check: dict[str, Any], context: Any) -> None:
-    """Skip unless the check confirmed drift; else give the asset event the check's extras and tell Slack."""
+def announce(cfg: ModelConfig, asset: Any, check: dict[str, Any], context: Any) -> None:
+    """Skip unless the check (drift or decay) is confirmed; else give the asset event the check's extras and tell
+    Slack.
+    """
     from airflow.sdk.exceptions import AirflowSkipException
     from slack_alerts import post
 
-    from pipelines.alerts.event_messages import drift_alert
+    from pipelines.alerts.event_messages import decay_alert, drift_alert
 
     if not check["confirmed"]:
         raise AirflowSkipException(f"no retrain: {check['reason']}")
-    context["outlet_events"][asset].extra = check["event_extra"]
-    post(drift_alert(cfg.name, as_of(context).isoformat(), check["event_extra"], context["ti"].log_url))
+    extra, day, log_url = check["event_extra"], as_of(context).isoformat(), context["ti"].log_url
+    context["outlet_events"][asset].extra = extra
+    if asset.name == cfg.performance_asset:
+        post(decay_alert(cfg.name, day, extra, log_url, extra.get("plot")))
+    else:
+        post(drift_alert(cfg.name, day, extra, log_url))
 
 
 def manual_move(context: Any) -> tuple[int | None, str, str, bool]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from _common import announce_drift, as_of, run_moment, source_url, start_date
+from _common import announce, as_of, run_moment, source_url, start_date
 from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 from slack_alerts import SlackAlertNotifier
@@ -57,7 +57,7 @@ The report (JSON and HTML) is logged to MLflow as a `monitor` run of experiment 
 
         @task(outlets=[asset])
         def trigger_retrain(check: dict[str, Any]) -> None:
-            announce_drift(cfg, asset, check, get_current_context())
+            announce(cfg, asset, check, get_current_context())
 
         trigger_retrain(check_drift())
 

@@ -113,11 +113,11 @@ def build_retrain_dag(cfg: ModelConfig) -> DAG:
 
 
 def _schedule(cfg: ModelConfig) -> Any:
-    """Nightly by ``schedule.cron`` or on drift; only on drift when there is no cron."""
-    drift = Asset(name=cfg.drift_asset)
+    """Nightly by ``schedule.cron``, or on confirmed drift or decay (either asset); only on those without a cron."""
+    assets = Asset(name=cfg.drift_asset) | Asset(name=cfg.performance_asset)
     if cfg.schedule.cron is None:
-        return [drift]
-    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cfg.schedule.cron, timezone="UTC"), assets=[drift])
+        return assets
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cfg.schedule.cron, timezone="UTC"), assets=assets)
 
 
 @task(trigger_rule="one_failed", retries=0, on_failure_callback=None)
@@ -185,7 +185,8 @@ def _doc(cfg: ModelConfig) -> str:
 proposes now as the logical date: with data that ends earlier, set it to the day after the newest day to use
 (Airflow cannot propose it). {_start_doc(cfg)}
 
-Runs {when} the asset `{cfg.drift_asset}` reports confirmed drift; one run at a time, later runs wait. {unpause}
+Runs {when} the asset `{cfg.drift_asset}` reports confirmed drift or `{cfg.performance_asset}` confirmed
+decay of the champion's measured performance; one run at a time, later runs wait. {unpause}
 A backfill (*Backfill* in this page's Trigger menu, or `python -m pipelines backfill`) gives each date its own run.
 
 A failed quality check stops the run before training, and any failed stage makes the run failed

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pipelines.commands import champion, runs
+from pipelines.commands import champion, feedback, runs
 from pipelines.data.source_errors import first_line
 from pipelines.data.windows import parse_day
 from pipelines.errors import PipelinesError
@@ -68,6 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--source-url", help="override the model's source URL")
     drift.add_argument("--record", action="store_true", help="remember the check (consecutive/cooldown) and log it")
     drift.add_argument("--json", action="store_true")
+
+    score = verbs.add_parser("score", help="score the days before a date with the champion into the predictions table")
+    score.add_argument("--model", default="demo")
+    score.add_argument("--as-of", type=_day, required=True, help="score the scoring.window_days before this date")
+    score.add_argument("--source-url", help="override the URL of the rows to score")
+    score.add_argument("--target-url", help="override the predictions database's URL")
+    score.add_argument("--json", action="store_true")
+
+    performance = verbs.add_parser(
+        "performance", help="measure the champion's predictions (realized and estimated) and check it for decay"
+    )
+    performance.add_argument("--model", default="demo")
+    performance.add_argument("--as-of", type=_day, required=True, help="measure the predictions before this date")
+    performance.add_argument("--source-url", help="override the URL of the scored rows (and their labels)")
+    performance.add_argument("--target-url", help="override the predictions database's URL")
+    performance.add_argument("--record", action="store_true", help="remember the check (consecutive/cooldown), log it")
+    performance.add_argument("--json", action="store_true")
 
     backfill = verbs.add_parser("backfill", help="backfill the retrain DAG through the Airflow REST API and wait")
     backfill.add_argument("--model", default="demo")
@@ -140,6 +157,8 @@ _VERBS = {
     "validate": runs.stage_command,
     "retrain": runs.retrain_command,
     "drift": runs.drift_command,
+    "score": feedback.score_command,
+    "performance": feedback.performance_command,
     "backfill": runs.backfill_command,
     "status": champion.status_command,
     "rollback": champion.rollback_command,

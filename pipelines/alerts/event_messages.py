@@ -117,6 +117,25 @@ def drift_alert(model: str, logical_date: str, extra: dict[str, Any], run_url: s
     )
 
 
+def decay_alert(
+    model: str, logical_date: str, extra: dict[str, Any], run_url: str | None = None, plot_url: str | None = None
+) -> SlackMessage:
+    """Decay confirmed, a retrain is on its way: which measured value fell, by how much, with the plot."""
+    title = escape(f"Performance decay confirmed: {model} {logical_date}, retraining")
+    summary = f"Champion v{escape(extra.get('champion_version'))}: {escape(extra.get('confirmation', ''))}."
+    found = [f"• {escape(line)}" for line in extra.get("findings", [])]
+    links = [*_links(run_url, None), *([link(plot_url, "performance plot")] if plot_url else [])]
+    return SlackMessage(
+        "\n".join([title, summary, *found]),
+        [
+            header(f":chart_with_downwards_trend: {title}"),
+            section(summary),
+            section("\n".join(found) or "no finding listed"),
+            context(f"model *{escape(model)}*", *links),
+        ],
+    )
+
+
 def rollback_alert(model: str, result: PromotionResult, actor: str, run_url: str | None = None) -> SlackMessage:
     """A human moved the champion (back, forward, or re-admitting a version): from which to which, who, why."""
     what = {"rolled_forward": "Roll-forward", "readmitted": "Re-admitted"}.get(result.status, "Rollback")

@@ -1,4 +1,4 @@
-"""Links in alerts: pages of Airflow's UI (a task's log, its approval request) and Data Docs pages."""
+"""Links in alerts: pages of Airflow's UI (a task's log, its approval request), MLflow artifacts and Data Docs."""
 
 from __future__ import annotations
 
@@ -50,3 +50,10 @@ def docs_link(path: str | None) -> str | None:
     base = os.environ.get("PIPELINES_DOCS_BASE_URL", "").rstrip("/")
     local_root = settings.home().as_uri()
     return f"{base}{path.removeprefix(local_root)}" if base and path.startswith(local_root) else path
+
+
+def mlflow_artifact_url(experiment_id: str, run_id: str, artifact: str) -> str:
+    """An artifact's page in MLflow's UI (``MLFLOW_UI_URL``, default ``http://localhost:5000``)."""
+    root = os.environ.get("MLFLOW_UI_URL", "http://localhost:5000").rstrip("/")
+    parts = "/".join(quote(str(part), safe="") for part in (experiment_id, "runs", run_id, "artifacts"))
+    return f"{root}/#/experiments/{parts}/{quote(artifact)}"

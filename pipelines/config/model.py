@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pipelines.config.base import Frozen
 from pipelines.config.data_sections import ColumnsConfig, SourceConfig, WindowsConfig
 from pipelines.config.drift import DriftConfig
+from pipelines.config.feedback import FeedbackConfig, ScoringConfig
 from pipelines.config.quality_sections import QualityConfig
 from pipelines.config.training_sections import METRICS_BY_TASK, PolicyConfig, XGBoostConfig
 
@@ -57,12 +58,21 @@ class ModelConfig(Frozen):
     policy: PolicyConfig
     quality: QualityConfig
     drift: DriftConfig = DriftConfig()
+    scoring: ScoringConfig | None = Field(
+        default=None, description="Batch scoring with the champion and the feedback loop; null: neither."
+    )
+    feedback: FeedbackConfig = FeedbackConfig()
     owner: str = "ml-platform"
 
     @property
     def drift_asset(self) -> str:
         """Name of the Airflow asset whose events mean "drift confirmed, retrain"."""
         return f"drift_{self.name}"
+
+    @property
+    def performance_asset(self) -> str:
+        """Name of the Airflow asset whose events mean "performance decayed, retrain"."""
+        return f"performance_{self.name}"
 
     @field_validator("name")
     @classmethod

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.config import settings
+from pipelines.config.data_sections import SourceConfig
 from pipelines.config.model import ModelConfig
 from pipelines.data.snapshot import Snapshot
 from pipelines.data.sources import read_window, row_order
@@ -94,23 +95,24 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
     )
 
 
-def window_frame(cfg: ModelConfig, window: Window, source_url: str) -> pd.DataFrame:
-    """The window's rows as a DataFrame, read by the engine ``ingest`` picks for ``source_url``; no snapshot.
+def window_frame(cfg: ModelConfig, window: Window, source_url: str, source: SourceConfig | None = None) -> pd.DataFrame:
+    """The window's rows of ``source`` (default the model's) as a DataFrame, read by the engine ``ingest`` picks
+    for ``source_url``; no snapshot.
 
-    For the drift monitor, which needs the rows in memory anyway. The Arrow path gives them in snapshot order
-    (``sources.row_order``), with the dtypes a snapshot has; the SQLAlchemy path in the database's order.
+    For the drift monitor and the labels of scored rows, which need the rows in memory anyway. The Arrow path
+    gives them in snapshot order (``sources.row_order``), with the dtypes a snapshot has; the SQLAlchemy path in
+    the database's order.
     """
     from pipelines.data.adbc_url import use_arrow
     from pipelines.data.adbc_window import open_window
 
     zone = cfg.columns.timestamp_timezone
+    source = source or cfg.source
     if not use_arrow(source_url):
-        return read_window(source_url, cfg.source, cfg.columns.timestamp, window, zone=zone)
+        return read_window(source_url, source, cfg.columns.timestamp, window, zone=zone)
     import pyarrow as pa
 
-    with open_window(
-        source_url, cfg.source, cfg.columns.timestamp, cfg.columns.entity_key, window, zone=zone
-    ) as stream:
+    with open_window(source_url, source, cfg.columns.timestamp, cfg.columns.entity_key, window, zone=zone) as stream:
         table = pa.Table.from_batches(stream.batches, stream.schema)
     return table.to_pandas()
 

@@ -1,5 +1,5 @@
 """The bad-input catalogue: realistic upstream breakages applied to clean demo data, in the most recent days,
-plus ``drift``: valid data from a shifted population.
+plus ``drift`` (valid data from a shifted population) and ``concept-shift`` (valid data, another label rule).
 
 ``python -m pipelines seed --scenario NAME`` writes clean data and then one of these on top, so each
 failure mode the quality gate promises to stop can be reproduced on demand.
@@ -81,6 +81,22 @@ def _covariate_shift(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Gene
     )
 
 
+def _concept_shift(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    """Same inputs, another rule for the label: in recent rows churn follows devices, age and usage instead of
+    price, tickets and contract. As many rows churn as before, so the gate sees nothing; only a model's measured
+    performance shows it.
+    """
+    part = frame[recent]
+    logit = 0.6 * (part["num_devices"] - 3) - 0.04 * (part["age"] - 42) + 0.05 * (part["data_usage_gb"] - 20)
+    noisy = logit.to_numpy() + rng.logistic(0, 0.5, len(part))
+    churners = int(part[LABEL].sum())
+    relabelled = np.zeros(len(part), dtype=np.int64)
+    relabelled[np.argsort(-noisy, kind="stable")[:churners]] = 1
+    labels = frame[LABEL].copy()
+    labels[recent] = relabelled
+    return frame.assign(**{LABEL: labels})
+
+
 def _single_class(frame: pd.DataFrame, recent: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     return frame.assign(**{LABEL: frame[LABEL].where(~recent, 0)})
 
@@ -137,6 +153,12 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("all-null-feature", "discount_pct NULL in every row (a feature no longer filled)", 3650, _all_null),
         Scenario("infinite-values", "five ±inf values in total_charges in the last day", 1, _infinite),
+        Scenario(
+            "concept-shift",
+            "valid inputs, labels follow another rule (devices, age, usage): only measured performance falls",
+            30,
+            _concept_shift,
+        ),
         Scenario(
             "drift",
             "covariate shift, data still valid: monthly_charges x1.1, logins_30d -15%, region mostly 'north'",

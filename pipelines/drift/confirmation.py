@@ -1,5 +1,5 @@
-"""When drift acts: a check's drift is confirmed after ``consecutive_checks`` checks in a row with drift, and held
-back during the cooldown after a drift-triggered retrain.
+"""When a check acts: what it saw (drift, or decay of performance) is confirmed after a number of checks in a row
+that saw it, and held back during the cooldown after a retrain that such a check triggered.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pipelines.drift.stats import DriftReport
 
 @dataclass(frozen=True)
 class CheckRecord:
-    """A past check as remembered between runs: when, whether it saw drift, whether it triggered a retrain."""
+    """A past check as remembered between runs: when, whether it saw drift (or decay), whether it triggered a
+    retrain.
+    """
 
     time: datetime
     drift: bool
@@ -39,30 +41,41 @@ def confirm(history: Sequence[CheckRecord], report: DriftReport, cfg: DriftConfi
 
     Only records before ``now`` (the check's logical time) count, so re-running a check gives the same answer.
     """
+    policy = cfg.policy
+    return confirm_streak(history, report.drift, policy.consecutive_checks, policy.cooldown_hours, now, "drift")
+
+
+def confirm_streak(
+    history: Sequence[CheckRecord], seen: bool, needed: int, cooldown_hours: int, now: datetime, what: str
+) -> Confirmation:
+    """What this check confirms when it ``seen`` ``what`` (drift, decay): ``needed`` checks in a row that saw
+    it, and no retrain it triggered within ``cooldown_hours`` before ``now``. Records at or after ``now`` do not
+    count, so re-running a check gives the same answer.
+    """
     _require_aware(now)
     earlier = sorted((r for r in history if r.time < now), key=lambda r: r.time)
-    if not report.drift:
-        return Confirmation(False, "no drift in this check", 0)
+    if not seen:
+        return Confirmation(False, f"no {what} in this check", 0)
     streak = 1
     for record in reversed(earlier):
         if not record.drift:
             break
         streak += 1
-    needed = cfg.policy.consecutive_checks
     if streak < needed:
-        return Confirmation(False, f"{streak} of {needed} consecutive checks with drift", streak)
-    seen = f"drift in {streak} consecutive checks" if streak > 1 else "drift in this check"
+        return Confirmation(False, f"{streak} of {needed} consecutive checks with {what}", streak)
+    found = f"{what} in {streak} consecutive checks" if streak > 1 else f"{what} in this check"
     triggers = [r.time for r in earlier if r.triggered]
     if triggers:
-        until = max(triggers) + timedelta(hours=cfg.policy.cooldown_hours)
+        until = max(triggers) + timedelta(hours=cooldown_hours)
         if now < until:
+            last = max(triggers).isoformat()
             return Confirmation(
                 False,
-                f"{seen}, but in cooldown until {until.isoformat()} (drift-triggered retrain at {max(triggers).isoformat()})",
+                f"{found}, but in cooldown until {until.isoformat()} ({what}-triggered retrain at {last})",
                 streak,
                 until,
             )
-    return Confirmation(True, seen, streak)
+    return Confirmation(True, found, streak)
 
 
 def _require_aware(moment: datetime) -> None:

@@ -16,18 +16,15 @@ from pipelines.data.ingest import window_frame
 from pipelines.data.profile import Profile
 from pipelines.data.windows import Window
 from pipelines.drift.confirmation import CheckRecord, confirm
-from pipelines.drift.history import DriftHistory
+from pipelines.drift.history import CheckHistory
 from pipelines.drift.stats import DriftReport, drift_report
-from pipelines.errors import NoData, PipelinesError
+from pipelines.errors import NoData
 from pipelines.model.features import model_frame
 from pipelines.model.scoring import score
 from pipelines.model.train import PROFILE_ARTIFACT
 from pipelines.registry import versions as registry
+from pipelines.registry.versions import NoChampion
 from pipelines.reports.drift_report import render_html
-
-
-class NoChampion(PipelinesError, RuntimeError):
-    """There is no champion yet, so there is nothing to monitor."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +71,9 @@ class DriftCheck:
         }
 
 
-def history(cfg: ModelConfig) -> DriftHistory:
+def history(cfg: ModelConfig) -> CheckHistory:
     """The model's drift check records, in the pipeline's database."""
-    return DriftHistory(cfg.name)
+    return CheckHistory(cfg.name)
 
 
 def load_profile(cfg: ModelConfig, run_id: str | None) -> Profile:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from pipelines.decision.verdict import Decision
     from pipelines.jobs.monitor import DriftCheck
     from pipelines.model.train import TrainResult
+    from pipelines.performance.batch_score import ScoreResult
+    from pipelines.performance.decay import DecayCheck
     from pipelines.quality.report import QualityReport
     from pipelines.registry.lineage import Lineage
 
@@ -57,7 +59,25 @@ def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage) -> TrainResult
     """Fit and register a challenger (or reuse the identical one)."""
     from pipelines.model.train import train as fit
 
-    return fit(cfg, snapshot, lineage)
+    trained = fit(cfg, snapshot, lineage)
+    calibrate(cfg, snapshot, trained.version)
+    return trained
+
+
+def calibrate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> None:
+    """Store the version's holdout metrics and CBPE calibration, unless stored already (a reused version)."""
+    from pipelines.performance import calibration
+
+    if calibration.stored(cfg.name, version):
+        return
+    from pipelines.data.ingest import load
+    from pipelines.model.features import labels, split
+    from pipelines.model.scoring import score as scored
+    from pipelines.registry import versions as registry
+
+    holdout = split(load(snapshot), cfg, snapshot.window).holdout
+    scores = scored(registry.load_model(cfg.name, version), holdout, cfg).scores
+    calibration.save(cfg.name, version, calibration.calibrate(cfg, labels(holdout, cfg), scores))
 
 
 def evaluate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> Decision:
@@ -121,3 +141,32 @@ def move_champion(
     from pipelines.decision.manual import move_champion as move
 
     return move(cfg.name, version, reason, actor, lineage, readmit)
+
+
+def score(cfg: ModelConfig, as_of: date, source_url: str, run_id: str, target_url: str | None = None) -> ScoreResult:
+    """Score the ``scoring.window_days`` before ``as_of`` with the champion into the predictions table."""
+    from pipelines.performance.batch_score import score_window
+
+    return score_window(cfg, as_of, source_url, target_url or predictions_url(cfg), run_id)
+
+
+def measure_performance(
+    cfg: ModelConfig, as_of: date, source_url: str, target_url: str | None = None, checked_at: datetime | None = None
+) -> DecayCheck:
+    """Realized and estimated performance of the predictions before ``as_of``, and the champion's decay check."""
+    from pipelines.jobs.feedback import measure_performance as measure
+
+    return measure(cfg, as_of, source_url, target_url or predictions_url(cfg), checked_at=checked_at)
+
+
+def predictions_url(cfg: ModelConfig, connection_url: str | None = None) -> str:
+    """Where the model's predictions go: the scoring target's env var, connection or default, else the
+    pipeline's own database.
+    """
+    from pipelines.registry import db
+
+    if cfg.scoring is None:
+        from pipelines.errors import InputError
+
+        raise InputError(f"{cfg.name}: the config has no scoring section")
+    return cfg.scoring.target.resolve_url(connection_url, db.url())

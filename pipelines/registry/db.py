@@ -1,4 +1,5 @@
-"""The pipeline's own database: the promotion ledger, promotion intents, locks and drift checks.
+"""The pipeline's own database: the promotion ledger, promotion intents, locks, drift and performance checks,
+measured performance and each version's calibration.
 
 Everything that workers share lives here, never on one machine's disk, so many workers behave as one. The
 database is ``PIPELINES_LEDGER_URL``, else the MLflow backend when that is a SQL database, else ``ledger.db``
@@ -92,6 +93,46 @@ DRIFT_CHECKS = sa.Table(
     sa.Column("confirmed", sa.Boolean, nullable=False),
     sa.UniqueConstraint("model", "checked_at", name="drift_check_once"),
 )
+
+PERFORMANCE = sa.Table(
+    "pipelines_performance",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("slice", sa.String(400), nullable=False),
+    sa.Column("metric", sa.String(40), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('realized', 'estimated')", name="performance_kind"),
+    sa.UniqueConstraint("model", "day", "model_version", "kind", "slice", "metric", name="performance_once"),
+)
+"""Metrics per model, day, version and slice (``''`` for all rows): realized once labels are in, else estimated."""
+
+PERFORMANCE_CHECKS = sa.Table(
+    "pipelines_performance_checks",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decay", sa.Boolean, nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("model", "checked_at", name="performance_check_once"),
+)
+
+CALIBRATIONS = sa.Table(
+    "pipelines_calibrations",
+    METADATA,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("holdout", sa.JSON, nullable=False),
+    sa.Column("calibration", sa.JSON),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Each version's metrics on its own holdout and, for binary models, the CBPE calibration fitted there."""
 
 
 def url() -> str:

@@ -49,6 +49,10 @@ _HTTP_DEFAULTS = {
 }
 
 
+class NoChampion(PipelinesError, RuntimeError):
+    """There is no champion (or it lacks what a step needs), so there is nothing to monitor or score with."""
+
+
 class StoreUnreachable(PipelinesError, RuntimeError):
     """The MLflow tracking or registry store did not answer in time."""
 

@@ -37,7 +37,7 @@ def test_task_graph_is_ingest_validate_train_evaluate_promote(dagbag):
     assert card.upstream_task_ids == {"ingest", "evaluate"} and card.downstream_task_ids == {"any_stage_failed"}
 
 
-@pytest.mark.parametrize("dag_id", ["retrain_demo", "monitor_demo", "rollback_demo"])
+@pytest.mark.parametrize("dag_id", ["retrain_demo", "monitor_demo", "rollback_demo", "score_demo"])
 def test_every_task_body_is_at_most_five_lines(dagbag, dag_id):
     import inspect
 
@@ -56,12 +56,13 @@ def test_a_failed_stage_fails_the_run_through_the_last_task(dagbag):
     assert (last.trigger_rule, last.retries, last.on_failure_callback) == ("one_failed", 0, [])
 
 
-def test_schedule_is_nightly_cron_or_drift_asset(dagbag):
+def test_schedule_is_nightly_cron_or_drift_or_decay(dagbag):
     dag = dagbag.get_dag("retrain_demo")
     timetable = dag.timetable
     assert type(timetable).__name__ == "AssetOrTimeSchedule"
     assert timetable.timetable._expression == "0 2 * * *"
     assert "drift_demo" in repr(timetable.asset_condition)
+    assert "performance_demo" in repr(timetable.asset_condition)
 
 
 def test_defaults_follow_the_house_rules(dagbag):
@@ -98,7 +99,7 @@ def test_start_date_and_schedule_come_from_the_config(airflow_db, tmp_path: Path
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     # then every DAG of the model starts then, and retrain runs only on drift (unpausing starts nothing)
-    for dag_id in ("retrain_demo", "monitor_demo", "rollback_demo"):
+    for dag_id in ("retrain_demo", "monitor_demo", "rollback_demo", "score_demo"):
         assert bag.get_dag(dag_id).start_date == datetime(2014, 1, 1, tzinfo=UTC), dag_id
     retrain = bag.get_dag("retrain_demo")
     assert "Keep `schedule.start_date` (2014-01-01) before the data" in retrain.doc_md
@@ -164,14 +165,51 @@ def test_monitor_dag_checks_then_emits_the_drift_asset(dagbag):
     assert dag.max_active_runs == 1 and dag.catchup is False
 
 
-def test_drift_triggered_runs_record_what_moved_in_their_lineage():
+def test_score_dag_scores_measures_then_emits_the_performance_asset(dagbag):
+    dag = dagbag.get_dag("score_demo")
+    assert {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks} == {
+        "score_window": ["measure_performance"],
+        "measure_performance": ["trigger_retrain"],
+        "trigger_retrain": [],
+    }
+    assert dag.timetable._expression == "0 3 * * *"
+    assert [o.name for o in dag.get_task("trigger_retrain").outlets] == ["performance_demo"]
+    assert dag.max_active_runs == 1 and dag.catchup is False
+
+
+def test_a_model_without_a_scoring_section_has_no_score_dag(airflow_db, tmp_path: Path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    del raw["scoring"]
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "demo.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert "retrain_demo" in bag.dag_ids and "score_demo" not in bag.dag_ids
+
+
+def test_asset_triggered_runs_record_why_and_what_moved_or_fell_in_their_lineage():
     from types import SimpleNamespace
 
     from _common import trigger_of
 
-    event = SimpleNamespace(extra={"drifted": ["monthly_charges"]})
-    drift_run = {"dag_run": SimpleNamespace(run_type="asset_triggered"), "triggering_asset_events": {"a": [event]}}
-    assert trigger_of(drift_run) == ("drift", '[{"drifted": ["monthly_charges"]}]')
+    def event(name: str, extra: dict[str, object]) -> SimpleNamespace:
+        return SimpleNamespace(asset=SimpleNamespace(name=name), extra=extra)
+
+    def run(*events: SimpleNamespace) -> dict[str, object]:
+        return {"dag_run": SimpleNamespace(run_type="asset_triggered"), "triggering_asset_events": {"a": list(events)}}
+
+    drift = event("drift_demo", {"drifted": ["monthly_charges"]})
+    decay = event("performance_demo", {"findings": ["realized roc_auc 0.61 is below the floor 0.70"]})
+    assert trigger_of(run(drift)) == ("drift", '[{"drifted": ["monthly_charges"]}]')
+    assert trigger_of(run(decay)) == (
+        "performance",
+        '[{"findings": ["realized roc_auc 0.61 is below the floor 0.70"]}]',
+    )
+    assert trigger_of(run(drift, decay))[0] == "drift+performance"
     assert trigger_of({"dag_run": SimpleNamespace(run_type="backfill")}) == ("backfill", "")
 
 

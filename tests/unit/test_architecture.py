@@ -24,6 +24,7 @@ LAYERS = [
     "model",
     "decision",
     "drift",
+    "performance",
     "reports",
     "alerts",
     "jobs",

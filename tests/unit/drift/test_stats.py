@@ -17,7 +17,7 @@ from scipy.stats import chi2_contingency, ks_2samp
 from pipelines.config.drift import DriftConfig, DriftPolicy, DriftThresholds, FeatureThresholds
 from pipelines.data.profile import OTHER, Profile, build_profile
 from pipelines.drift.confirmation import CheckRecord, confirm
-from pipelines.drift.history import DriftHistory
+from pipelines.drift.history import CheckHistory
 from pipelines.drift.stats import DriftReport, chi2_homogeneity, drift_report, js_distance, psi
 from pipelines.registry import db
 from pipelines.reports.drift_report import render_html
@@ -359,7 +359,7 @@ def test_times_must_be_timezone_aware() -> None:
 
 def test_history_keeps_one_record_per_model_and_check_time(tmp_path: Path) -> None:
     engine = db.engine(f"sqlite:///{tmp_path / 'pipelines.db'}")
-    history, other = DriftHistory("demo", engine), DriftHistory("other", engine)
+    history, other = CheckHistory("demo", engine), CheckHistory("other", engine)
     assert history.records() == []
     history.append(CheckRecord(NOW, drift=True))
     history.append(CheckRecord(NOW - timedelta(days=1), drift=False))

@@ -1,0 +1,59 @@
+"""Verbs of the feedback loop: score a window with the champion, measure how it performs."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipelines.commands.output import emit, progress
+from pipelines.config.data_sections import SourceConfig
+from pipelines.config.loading import load_model
+from pipelines.config.model import ModelConfig
+
+
+def _scored_source(cfg: ModelConfig) -> SourceConfig:
+    """The source of the rows the model scores: ``scoring.source``, else the model's own."""
+    return cfg.scoring.source if cfg.scoring and cfg.scoring.source else cfg.source
+
+
+def score_command(args: argparse.Namespace) -> int:
+    """Score the days before ``--as-of`` with the champion into the predictions table."""
+    from pipelines.jobs import steps
+    from pipelines.performance.batch_score import score_window
+
+    cfg = load_model(args.model)
+    source_url = (
+        args.source_url or (cfg.scoring.source if cfg.scoring and cfg.scoring.source else cfg.source).resolve_url()
+    )
+    target_url = args.target_url or steps.predictions_url(cfg)
+    result = score_window(cfg, args.as_of, source_url, target_url, run_id=f"cli__{args.as_of}", progress=progress)
+    lines = [
+        f"{cfg.name} v{result.version} scored {result.rows} rows of {result.window_start}..{result.window_end} "
+        f"in {result.batches} batches into {result.table} ({result.target}), {result.seconds:.1f} s",
+        *(f"  unseen: {line}" for line in result.unseen),
+    ]
+    emit(args, result.to_dict(), lines)
+    return 0
+
+
+def performance_command(args: argparse.Namespace) -> int:
+    """Measure the predictions before ``--as-of`` (realized and estimated) and check the champion for decay."""
+    from pipelines.jobs import steps
+    from pipelines.jobs.feedback import measure_performance
+
+    cfg = load_model(args.model)
+    source_url = args.source_url or _scored_source(cfg).resolve_url()
+    target_url = args.target_url or steps.predictions_url(cfg)
+    check = measure_performance(cfg, args.as_of, source_url, target_url, record=args.record)
+    verdict = "confirmed decay" if check.confirmed else ("decay" if check.decay else "no decay")
+    lines = [
+        f"{cfg.name} v{check.champion_version} as of {args.as_of}: {verdict} ({check.reason})",
+        *(
+            f"  {b.kind} {check.metric}: {'n/a' if b.value is None else f'{b.value:.4f}'} "
+            f"({b.rows} rows, {b.first_day}..{b.last_day})"
+            for b in check.measured
+        ),
+        *(f"  finding: {line}" for line in check.findings),
+        *(f"  note: {line}" for line in check.notes),
+    ]
+    emit(args, check.to_dict(), lines)
+    return 0

@@ -1,0 +1,39 @@
+"""The performance plot: the primary metric per day, realized and estimated, against the floor and the
+champion's holdout value (matplotlib, no global state).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+_BLUE, _ORANGE, _GREY, _RED = "#3b75af", "#dd8452", "#9aa5b1", "#c53030"
+
+
+def performance_plot(
+    series: pd.DataFrame, metric: str, floor: float, reference: float | None, title: str, path: Path
+) -> Path:
+    """Daily ``metric`` of every version (``store.series`` rows over all rows), realized as solid lines with
+    dots, estimated dashed; the floor in red and the holdout reference in grey.
+    """
+    from matplotlib.figure import Figure
+
+    rows = series[(series["metric"] == metric) & (series["slice"] == "")]
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots()
+    for (kind, version), part in rows.groupby(["kind", "model_version"], sort=True):
+        days = pd.to_datetime(part["day"])
+        style = {"marker": "o", "linestyle": "-"} if kind == "realized" else {"marker": None, "linestyle": "--"}
+        colour = _BLUE if kind == "realized" else _ORANGE
+        axes.plot(days, part["value"], color=colour, markersize=3, label=f"v{version} {kind}", **style)
+    axes.axhline(floor, color=_RED, linewidth=1, label=f"floor {floor:.3f}")
+    if reference is not None:
+        axes.axhline(reference, color=_GREY, linewidth=1, linestyle=":", label=f"champion holdout {reference:.3f}")
+    axes.set_ylabel(metric)
+    axes.set_title(title)
+    axes.legend(loc="lower left", fontsize=8, ncols=3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

@@ -1,0 +1,196 @@
+"""The feedback loop on real stores: batch scoring replaces exactly its window (SQLite by INSERT, PostgreSQL by
+COPY), fails without writing on bad input, and performance measured from the predictions falls after a concept
+shift, where decay is confirmed once per cooldown, not every day.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pipelines.cli import main
+from pipelines.config.data_sections import SourceConfig
+from pipelines.config.loading import load_model
+from pipelines.config.model import ModelConfig
+from pipelines.demo.seed import seed
+from pipelines.errors import NoData
+from pipelines.jobs.feedback import measure_performance
+from pipelines.jobs.retrain import retrain
+from pipelines.model.features import FeatureError
+from pipelines.performance import batch_score, calibration, store
+from pipelines.performance.batch_score import score_window
+from pipelines.registry.versions import NoChampion
+
+pytestmark = [pytest.mark.slow]
+
+TRAINED_AS_OF = date(2026, 3, 1)
+
+
+def scoring_cfg(days: int, batch_rows: int = 100_000, source: SourceConfig | None = None) -> ModelConfig:
+    cfg = load_model("demo")
+    assert cfg.scoring is not None
+    changed = cfg.scoring.model_copy(update={"window_days": days, "batch_rows": batch_rows, "source": source})
+    return cfg.model_copy(update={"scoring": changed})
+
+
+def predictions(url: str) -> pd.DataFrame:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return pd.read_sql(sa.text("SELECT * FROM pipelines_predictions ORDER BY event_ts, row_id"), conn)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def champion(registry_home: Path, seeded_source: str) -> str:
+    """A champion trained as of 2026-03-01 on the seeded source (with its calibration stored); the source URL."""
+    outcome = retrain(load_model("demo"), TRAINED_AS_OF, seeded_source)
+    assert outcome.status == "promoted", outcome.reasons
+    return seeded_source
+
+
+def test_scoring_a_window_again_leaves_one_set_and_a_failure_midway_keeps_the_last(
+    champion: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = f"sqlite:///{home / 'predictions.db'}"
+    cfg = scoring_cfg(days=3, batch_rows=100)
+    # when the three days before 03-05 are scored twice
+    first = score_window(cfg, date(2026, 3, 5), champion, target, run_id="run-1")
+    second = score_window(cfg, date(2026, 3, 5), champion, target, run_id="run-2")
+    # then one set of rows: one per input, all from the second run, with the champion's version
+    rows = predictions(target)
+    assert (first.rows, second.rows, len(rows)) == (450, 450, 450)
+    assert second.batches == 6 and rows["row_id"].is_unique
+    assert set(rows["run_id"]) == {"run-2"} and set(rows["model_version"]) == {1}
+    assert (rows["predicted_class"] == (rows["score"] >= 0.5).astype(int)).all()
+    assert rows["event_ts"].min() >= "2026-03-02" and rows["event_ts"].max() < "2026-03-05"
+    # and another window's rows are left alone by a re-run of this one
+    score_window(scoring_cfg(days=1), date(2026, 3, 6), champion, target, run_id="run-3")
+    score_window(cfg, date(2026, 3, 5), champion, target, run_id="run-4")
+    assert predictions(target).groupby("run_id").size().to_dict() == {"run-3": 150, "run-4": 450}
+
+    # given a scoring run that breaks after its second batch
+    real_score, calls = batch_score.score, []
+
+    def breaks(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("worker lost mid-write")
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(batch_score, "score", breaks)
+    with pytest.raises(RuntimeError, match="mid-write"):
+        score_window(cfg, date(2026, 3, 5), champion, target, run_id="run-5")
+    # then the window's earlier predictions are all still there, none of the broken run's
+    assert predictions(target).groupby("run_id").size().to_dict() == {"run-3": 150, "run-4": 450}
+
+    # given a window without rows (years later): nothing is replaced, and the run fails
+    monkeypatch.setattr(batch_score, "score", real_score)
+    with pytest.raises(NoData, match=r"no rows in 2029-01-02\.\.2029-01-04 to score"):
+        score_window(cfg, date(2029, 1, 5), champion, target, run_id="run-6")
+    assert len(predictions(target)) == 600
+
+
+def test_a_missing_column_stops_scoring_before_anything_is_written(champion: str, home: Path) -> None:
+    target = f"sqlite:///{home / 'predictions.db'}"
+    score_window(scoring_cfg(days=1), date(2026, 3, 5), champion, target, run_id="before")
+    # given rows to score that lack a feature the model needs
+    without = SourceConfig(
+        url_env="PIPELINES_SOURCE_URL",
+        query="SELECT customer_id, event_ts, tenure_months FROM customer_events "
+        "WHERE event_ts >= :window_start AND event_ts < :window_end",
+    )
+    with pytest.raises(FeatureError, match="monthly_charges"):
+        score_window(scoring_cfg(days=1, source=without), date(2026, 3, 5), champion, target, run_id="broken")
+    assert set(predictions(target)["run_id"]) == {"before"}
+
+
+def test_no_champion_or_no_predictions_is_a_clear_error(registry_home: Path, seeded_source: str, home: Path) -> None:
+    target = f"sqlite:///{home / 'predictions.db'}"
+    with pytest.raises(NoChampion, match="no champion yet, nothing to score with"):
+        score_window(scoring_cfg(days=1), date(2026, 3, 5), seeded_source, target, run_id="r")
+    retrain(load_model("demo"), TRAINED_AS_OF, seeded_source)
+    with pytest.raises(NoData, match=r"no predictions in 2026-02-\d\d..2026-03-19: run score first"):
+        measure_performance(load_model("demo"), date(2026, 3, 20), seeded_source, target)
+
+
+@pytest.mark.postgres
+def test_postgres_scores_by_copy_with_the_same_rows_as_sqlite(
+    registry_home: Path, seeded_db: Path, postgres_db: str, home: Path
+) -> None:
+    # given the same demo rows in PostgreSQL and in SQLite, and a champion trained on them
+    sqlite_source = f"sqlite:///{seeded_db}"
+    seed(postgres_db, date(2026, 1, 1), days=90, rows_per_day=150, seed=3)
+    retrain(load_model("demo"), TRAINED_AS_OF, sqlite_source)
+    cfg = scoring_cfg(days=2, batch_rows=120)
+    # when scoring reads PostgreSQL in Arrow batches and writes by COPY, twice
+    score_window(cfg, date(2026, 3, 5), postgres_db, postgres_db, run_id="pg-1")
+    result = score_window(cfg, date(2026, 3, 5), postgres_db, postgres_db, run_id="pg-2")
+    local = f"sqlite:///{home / 'predictions.db'}"
+    score_window(cfg, date(2026, 3, 5), sqlite_source, local, run_id="lite")
+    # then one set of rows, and the same ids, timestamps and scores as the SQLite path
+    on_pg, on_sqlite = predictions(postgres_db), predictions(local)
+    assert (result.rows, len(on_pg)) == (300, 300) and set(on_pg["run_id"]) == {"pg-2"}
+    merged = on_pg.merge(on_sqlite, on="row_id", suffixes=("_pg", "_lite"))
+    assert len(merged) == 300
+    assert (pd.to_datetime(merged["event_ts_pg"]) == pd.to_datetime(merged["event_ts_lite"])).all()
+    assert (merged["score_pg"] - merged["score_lite"]).abs().max() < 1e-9
+    assert (merged["entity_key_pg"] == merged["entity_key_lite"]).all()
+
+
+def test_a_concept_shift_makes_measured_performance_fall_and_decay_is_confirmed_once_per_cooldown(
+    registry_home: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a source whose labels follow another rule from 2026-03-02 on (inputs unchanged), a champion
+    # trained before it, and the champion's scores of all of March
+    source, target = f"sqlite:///{home / 'shifted.db'}", f"sqlite:///{home / 'predictions.db'}"
+    seed(source, date(2026, 1, 1), days=90, rows_per_day=150, seed=3, scenario="concept-shift", scenario_days=30)
+    assert retrain(load_model("demo"), TRAINED_AS_OF, source).status == "promoted"
+    cfg = scoring_cfg(days=31)
+    score_window(cfg, date(2026, 4, 1), source, target, run_id="march")
+    reference = calibration.load("demo", 1)
+    assert reference is not None and reference.calibration is not None
+    holdout = reference.holdout["roc_auc"]
+    # when performance is measured daily from 03-11 to 03-16 (labels 7 days late, checks pool 7 days)
+    checks = {
+        day: measure_performance(
+            cfg, day, source, target, checked_at=datetime(day.year, day.month, day.day, tzinfo=UTC)
+        )
+        for day in (date(2026, 3, d) for d in range(11, 17))
+    }
+    # then the realized AUC on shifted days is far below the holdout, while the day before the shift is not
+    series = store.series("demo")
+    realized = series[(series["kind"] == "realized") & (series["slice"] == "") & (series["metric"] == "roc_auc")]
+    by_day = dict(zip(realized["day"], realized["value"], strict=True))
+    assert by_day["2026-03-01"] > holdout - 0.1
+    assert max(v for d, v in by_day.items() if d >= "2026-03-02") < holdout - 0.15
+    # and measuring a day again replaced its rows instead of adding to them
+    assert not series.duplicated(["day", "model_version", "kind", "slice", "metric"]).any()
+    # and every check saw decay; the second confirmed it, the cooldown (72 h) held the next two back, and only
+    # once it was over (no retrain fixed the champion) did a check act again
+    assert all(check.decay for check in checks.values())
+    confirmed = [day for day, check in checks.items() if check.confirmed]
+    assert confirmed == [date(2026, 3, 12), date(2026, 3, 15)]
+    assert "cooldown until 2026-03-15" in checks[date(2026, 3, 14)].reason
+    assert checks[date(2026, 3, 11)].reason == "1 of 2 consecutive checks with decay"
+    extra = checks[date(2026, 3, 12)].event_extra()
+    assert extra["champion_version"] == 1 and extra["plot"].endswith("/artifacts/performance.png")
+    assert any("worse than v1's holdout" in line for line in extra["findings"])
+    # and days whose labels were not in at a check were estimated (CBPE) then; once in, they were measured too,
+    # so estimate and realized value stand side by side (CBPE cannot see a new label rule: its estimate stays up)
+    estimated = series[(series["kind"] == "estimated") & (series["metric"] == "roc_auc")]
+    estimates = dict(zip(estimated["day"], estimated["value"], strict=True))
+    assert min(estimates) == "2026-03-04" and max(estimates) == "2026-03-15"
+    assert estimates["2026-03-05"] > holdout - 0.05 > by_day["2026-03-05"]
+
+    # the CLI says the same in one JSON object
+    assert main(["performance", "--as-of", "2026-03-16", "--source-url", source, "--target-url", target, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["decay"] is True and shown["champion_version"] == 1
+    assert [b["kind"] for b in shown["measured"]] == ["realized", "estimated"]
