@@ -10,12 +10,12 @@ from pipelines.config.loading import load_model
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Print the champion, challenger and previous champion, and the promotion ledger."""
-    from pipelines.reports.status import history_lines, status
+    """Print the champion, challenger and previous champion, the promotion ledger and measured performance."""
+    from pipelines.reports.status import history_lines, performance_lines, status
 
-    load_model(args.model)
-    report = status(args.model)
-    emit(args, report.to_dict(), history_lines(report))
+    cfg = load_model(args.model)
+    report = status(args.model, metric=cfg.policy.primary_metric)
+    emit(args, report.to_dict(), [*history_lines(report), *performance_lines(report)])
     return 0
 
 

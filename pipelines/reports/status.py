@@ -1,4 +1,6 @@
-"""What a model looks like now: aliases with their lineage, the promotion ledger, the latest quality and drift."""
+"""What a model looks like now: aliases with their lineage, the promotion ledger, the latest quality, drift and
+measured performance.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 from pipelines.config import settings
 from pipelines.registry import versions as registry
 from pipelines.registry.ledger import Entry, entries
+from pipelines.reports.performance_status import DayValue, PerformanceStatus, latest_performance
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class DriftStatus:
 
 @dataclass(frozen=True)
 class Status:
-    """A model's aliases, its ledger (newest first) and its latest quality and drift checks."""
+    """A model's aliases, its ledger (newest first), its latest quality and drift checks and its measured
+    performance.
+    """
 
     model: str
     champion: AliasedVersion | None
@@ -69,6 +74,7 @@ class Status:
     ledger: list[Entry]
     quality: QualityStatus | None
     drift: DriftStatus | None
+    performance: PerformanceStatus | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The stable ``status --json`` shape."""
@@ -78,6 +84,7 @@ class Status:
             "ledger": [entry.to_dict() for entry in self.ledger],
             "quality": asdict(self.quality) if self.quality else None,
             "drift": asdict(self.drift) if self.drift else None,
+            "performance": asdict(self.performance) if self.performance else None,
         }
 
     def aliases(self) -> dict[str, AliasedVersion | None]:
@@ -89,8 +96,10 @@ class Status:
         }
 
 
-def status(model: str, limit: int = 20) -> Status:
-    """The model's status, after reconciling any champion move a crash left half done."""
+def status(model: str, limit: int = 20, metric: str | None = None) -> Status:
+    """The model's status, after reconciling any champion move a crash left half done; ``metric`` (the
+    config's primary metric) selects what ``performance`` shows.
+    """
     from pipelines.decision.transaction import reconcile
 
     reconcile(model, actor="status")
@@ -106,6 +115,7 @@ def status(model: str, limit: int = 20) -> Status:
         ledger=entries(model, limit),
         quality=latest_quality(model),
         drift=latest_drift(model),
+        performance=latest_performance(model, champion.version if champion else None, metric) if metric else None,
     )
 
 
@@ -184,3 +194,25 @@ def history_lines(report: Status) -> list[str]:
         f"champion now: v{champion.version} (data before {champion.window_end})" if champion else "no champion yet"
     )
     return lines
+
+
+def performance_lines(report: Status) -> list[str]:
+    """The champion's measured performance in a few lines; none before anything was measured."""
+    found = report.performance
+    if found is None:
+        return []
+
+    def shown(kind: str, part: DayValue | None) -> str:
+        if part is None or part.value is None:
+            return f"{kind}: none yet"
+        return f"{kind} {part.value:.4f} on {part.day} ({part.rows} rows)"
+
+    trend = "" if found.trend_per_week is None else f", trend {found.trend_per_week:+.4f} per week"
+    check = (
+        f"; last check {found.checked_at}: "
+        + ("decay confirmed" if found.confirmed else "decay" if found.decay else "no decay")
+        if found.checked_at
+        else ""
+    )
+    head = f"performance of v{found.champion_version} ({found.metric}): "
+    return [head + ", ".join([shown("realized", found.realized), shown("estimated", found.estimated)]) + trend + check]

@@ -194,3 +194,10 @@ def test_a_concept_shift_makes_measured_performance_fall_and_decay_is_confirmed_
     shown = json.loads(capsys.readouterr().out)
     assert shown["decay"] is True and shown["champion_version"] == 1
     assert [b["kind"] for b in shown["measured"]] == ["realized", "estimated"]
+    # and status shows the champion's newest measurements and the last check
+    assert main(["status", "--json"]) == 0
+    performance = json.loads(capsys.readouterr().out)["performance"]
+    assert (performance["champion_version"], performance["metric"]) == (1, "roc_auc")
+    assert performance["realized"]["day"] == "2026-03-08" and performance["realized"]["value"] < holdout - 0.15
+    assert performance["estimated"]["day"] == "2026-03-15"
+    assert (performance["checked_at"], performance["decay"]) == ("2026-03-16T00:00:00+00:00", True)

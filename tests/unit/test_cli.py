@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.cli import main
 
-STATUS_KEYS = {"model", "champion", "challenger", "previous_champion", "ledger", "quality", "drift"}
+STATUS_KEYS = {"model", "champion", "challenger", "previous_champion", "ledger", "quality", "drift", "performance"}
 SUMMARY_KEYS = {"version", "window_start", "window_end", "snapshot_hash", "trigger", "metrics", "decision", "run_id"}
 LEDGER_KEYS = {
     "id",
