@@ -117,6 +117,7 @@ def test_status_json_shape_on_an_empty_registry(registry_home: Path, capsys: pyt
         "ledger": [],
         "quality": None,
         "drift": None,
+        "performance": None,
     }
 
 
