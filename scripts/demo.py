@@ -1,5 +1,9 @@
 """``make demo``: seed the demo data, run the real ``retrain_demo`` DAG for consecutive dates through Airflow's
-scheduler, show the history.
+scheduler, then ``score_demo`` (the champion's predictions and how they perform), show the history.
+
+Before the DAG runs, a champion trained on data up to April is put live (in this process) and scores each April
+day as it would have, so by the end the labels of most of those days have arrived (7 days late): the demo shows
+realized performance next to the CBPE estimates made while the labels were still missing.
 
 For the demo only, Airflow's api-server (on 127.0.0.1, a free port), scheduler and dag-processor run on the
 state folder's embedded stores, each in its own process group (``make down`` stops any left behind), and stop
@@ -25,10 +29,14 @@ from typing import Any
 import requests
 import stack
 
+from pipelines.reports.status import Status
+
 BIN = Path(sys.executable).parent
-DAG_ID = "retrain_demo"
+DAG_ID, SCORE_DAG_ID = "retrain_demo", "score_demo"
 SEED_START, SEED_DAYS = date(2026, 1, 1), 120
 RUN_DATES = [date(2026, 4, 26) + timedelta(days=i) for i in range(5)]
+LIVE_FROM = date(2026, 4, 1)  # the champion put live before the runs is trained on the data before this day
+WEEKLY_CHECKS = [date(2026, 4, 8), date(2026, 4, 15), date(2026, 4, 22)]
 COMPONENTS = {"api-server": [], "scheduler": ["--skip-serve-logs"], "dag-processor": []}
 READY_SECONDS = 240
 RUN_SECONDS = 1200
@@ -42,11 +50,11 @@ def pipelines(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "python"), "-m", "pipelines", *args], text=True, capture_output=True, check=False)
 
 
-def status() -> dict[str, Any]:
-    """``python -m pipelines status --model demo --json``, in this process (its imports are paid once)."""
+def status() -> Status:
+    """``python -m pipelines status --model demo``, in this process (its imports are paid once)."""
     from pipelines.reports.status import status as model_status
 
-    return model_status("demo")
+    return model_status("demo", metric="roc_auc")
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,10 @@ class Airflow:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def run(self, day: date, run_id: str) -> Run:
+    def run(self, day: date, run_id: str, dag_id: str = DAG_ID) -> Run:
         """Run the DAG for ``day`` (a run of that date made earlier is replaced) and wait for it to finish."""
         logical = f"{day.isoformat()}T00:00:00Z"
-        runs = f"/dags/{DAG_ID}/dagRuns"
+        runs = f"/dags/{dag_id}/dagRuns"
         for old in self.call("GET", runs, params={"logical_date_gte": logical, "logical_date_lte": logical})[
             "dag_runs"
         ]:
@@ -126,13 +134,14 @@ def airflow() -> Iterator[Airflow]:
             names.append(f"{stack.DEMO_PREFIX}airflow-{name}")
             stack.start(names[-1], [str(BIN / "airflow"), name, *args], env)
         api = ready(url)
-        paused = api.call("GET", f"/dags/{DAG_ID}")["is_paused"]
-        api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+        paused = {dag: api.call("GET", f"/dags/{dag}")["is_paused"] for dag in (DAG_ID, SCORE_DAG_ID)}
+        for dag in paused:
+            api.call("PATCH", f"/dags/{dag}", json={"is_paused": False})
         try:
             yield api
         finally:
-            if paused:
-                api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
+            for dag in (dag for dag, was in paused.items() if was):
+                api.call("PATCH", f"/dags/{dag}", json={"is_paused": True})
     finally:
         stack.stop(*names)
 
@@ -145,14 +154,52 @@ def ready(url: str) -> Airflow:
     passwords = Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
     api = Airflow(url, json.loads(passwords.read_text())["admin"])
     while time.monotonic() < deadline:
-        if api.session.get(f"{url}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200:
+        found = [api.session.get(f"{url}/api/v2/dags/{dag}", timeout=30).status_code for dag in (DAG_ID, SCORE_DAG_ID)]
+        if found == [200, 200]:
             return api
         time.sleep(2)
     sys.exit(f"{DAG_ID} was not parsed within {READY_SECONDS} s: see {stack.LOGS / 'demo-airflow-dag-processor.log'}")
 
 
+def run_line(index: int, day: date, run: Run, report: Status) -> str:
+    """One line per demo date: how the run went and what it decided."""
+    last = next((e for e in report.ledger if e.window_end == day.isoformat()), None)
+    outcome = "success" if run.ok else f"FAILED ({run.state}; failed: {', '.join(run.failed) or 'none'})"
+    champion = f"v{report.champion.version}" if report.champion else "-"
+    return (
+        f"\r    ({index}/{len(RUN_DATES)}) {day}: {outcome} in {run.seconds:.0f}s, {len(run.succeeded)} tasks ran, "
+        f"decision: {last.kind if last else 'no change'}, champion {champion}"
+    )
+
+
+def put_live() -> None:
+    """A champion trained on the data before ``LIVE_FROM``, scoring each day after it up to the first run date as
+    it would have live, and its performance measured weekly (estimates where labels were still missing).
+    """
+    from pipelines.config.loading import load_model
+    from pipelines.jobs import steps
+    from pipelines.jobs.feedback import measure_performance
+    from pipelines.jobs.retrain import retrain
+
+    cfg = load_model("demo")
+    source = cfg.source.resolve_url()
+    outcome = retrain(cfg, LIVE_FROM, source)
+    print(f"    champion as of {LIVE_FROM}: {outcome.status} v{outcome.version}")
+    assert cfg.scoring is not None
+    days = (RUN_DATES[0] - LIVE_FROM).days
+    april = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(update={"window_days": days})})
+    scored = steps.score(april, RUN_DATES[0], source, "demo__live")
+    print(
+        f"    scored {scored.rows} rows of {scored.window_start}..{RUN_DATES[0] - timedelta(days=1)} with v{scored.version}"
+    )
+    for day in WEEKLY_CHECKS:
+        check = measure_performance(cfg, day, source, steps.predictions_url(cfg), record=False)
+        values = ", ".join(f"{b.kind} {'-' if b.value is None else f'{b.value:.3f}'}" for b in check.measured)
+        print(f"    performance as of {day}: {values}")
+
+
 def main() -> int:
-    total = 4
+    total = 6
     step(1, total, "starting Airflow for the demo: api-server (127.0.0.1), scheduler, dag-processor")
     with airflow() as api:
         print(f"    up at {api.url}; their logs are in {stack.LOGS}")
@@ -162,39 +209,42 @@ def main() -> int:
         if seeded.returncode != 0:
             return 1
 
-        step(3, total, f"running the {DAG_ID} DAG for {len(RUN_DATES)} consecutive dates through the scheduler")
+        step(3, total, f"a champion live since {LIVE_FROM}: scoring April as it came, measured weekly")
+        put_live()
+
+        step(4, total, f"running the {DAG_ID} DAG for {len(RUN_DATES)} consecutive dates through the scheduler")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         failures = 0
         for index, day in enumerate(RUN_DATES, 1):
             print(f"    ({index}/{len(RUN_DATES)}) {day}: running ...", end="", flush=True)
             run = api.run(day, f"demo__{day}__{stamp}")
             failures += not run.ok
-            report = status()
-            champion = report["champion"]
-            last = next((d for d in report["ledger"] if d["window_end"] == day.isoformat()), None)
-            outcome = "success" if run.ok else f"FAILED ({run.state}; failed: {', '.join(run.failed) or 'none'})"
-            print(
-                f"\r    ({index}/{len(RUN_DATES)}) {day}: {outcome} in {run.seconds:.0f}s, {len(run.succeeded)} tasks"
-                f" ran, decision: {last['kind'] if last else 'no change'},"
-                f" champion v{champion['version'] if champion else '-'}"
-            )
+            print(run_line(index, day, run, status()))
             if run.state not in ("success", "failed"):
                 print(f"    the run did not finish within {RUN_SECONDS} s; stopping the demo")
                 break
+
+        day = RUN_DATES[-1] + timedelta(days=1)
+        step(5, total, f"running {SCORE_DAG_ID} for {day}: score with the champion, measure, check for decay")
+        scored = api.run(day, f"demo__{day}__{stamp}", SCORE_DAG_ID)
+        failures += not scored.ok
+        print(f"    {'success' if scored.ok else 'FAILED'} in {scored.seconds:.0f}s: {', '.join(scored.succeeded)}")
     print(f"    stopped the demo's Airflow; the runs and their task logs stay in {os.environ['AIRFLOW_HOME']}")
 
-    step(4, total, "champion history (python -m pipelines status)")
-    from pipelines.reports.status import history_lines
+    step(6, total, "champion history and measured performance (python -m pipelines status)")
+    from pipelines.reports.status import history_lines, performance_lines
 
-    print("\n".join("    " + line for line in history_lines(status())))
+    report = status()
+    print("\n".join("    " + line for line in [*history_lines(report), *performance_lines(report)]))
     print(
         f"""
 Open the UIs on this state:
     make up      Airflow UI  {stack.AIRFLOW_URL}  (the runs above, task logs included; login printed by make up)
                  Models page {stack.AIRFLOW_URL}/plugin/models  (champion, ledger, model cards)
-                 MLflow UI   {stack.MLFLOW_URL}  (experiment and registered model "demo"; login printed by make up)
+                 MLflow UI   {stack.MLFLOW_URL}  (experiment "demo": performance runs with their plot)
     make down    stop them
 Run one date without Airflow:   .venv/bin/python -m pipelines retrain --as-of 2026-05-01
+Measure the champion:           .venv/bin/python -m pipelines performance --as-of 2026-05-01
 State folder: {stack.HOME}"""
     )
     return 1 if failures else 0

@@ -78,7 +78,7 @@ def findings(
         found.append(f"{where} is {'below' if HIGHER_IS_BETTER[metric] else 'above'} the floor {floor:.4f}")
     if reference is not None and np.isfinite(reference):
         fell = gain(metric, reference, value)
-        if fell > tolerance:
+        if fell > tolerance + 1e-12:  # a fall of exactly the tolerance is allowed, whatever the float rounding
             found.append(
                 f"{where} is {fell:.4f} worse than v{version}'s holdout {reference:.4f} (tolerance {tolerance:.4f})"
             )

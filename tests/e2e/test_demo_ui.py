@@ -61,6 +61,9 @@ def test_a_demo_run_shows_its_validate_log_in_the_airflow_ui(home, demo):
         assert timedelta(0) < took <= timedelta(seconds=run.seconds)
         logs = home / "airflow" / "logs" / f"dag_id={demo.DAG_ID}" / f"run_id={run.run_id}" / "task_id=validate"
         assert "quality gate passed" in (logs / "attempt=1.log").read_text()
+        # and make demo's line for it says so, from the typed status
+        line = demo.run_line(1, DAY, run, demo.status())
+        assert "success" in line and "decision: promoted, champion v1" in line
 
         # When: a person logs in through Airflow's login form and opens the validate task of that run
         password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())

@@ -7,6 +7,7 @@ import re
 
 from pipelines.alerts.event_messages import (
     approval_alert,
+    decay_alert,
     drift_alert,
     failure_alert,
     quality_alert,
@@ -106,6 +107,7 @@ def test_every_message_escapes_values_from_data_config_and_exceptions():
         warnings_alert(bad, bad, bad, report),
         failure_alert(bad, bad, bad, bad, f"ValueError: {bad}\n{bad}", run_url="https://a/b"),
         drift_alert(bad, bad, drift, run_url="https://a/b"),
+        decay_alert(bad, bad, {"findings": [bad], "confirmation": bad}, "https://a/b", "https://a/b/plot"),
         rollback_alert(bad, result, bad, run_url="https://a/b"),
         approval_alert(decision, "https://a/b?x=1&y=<2>"),
         approval_alert(decision, "https://a/b", f"Answer by 2026-12-01 02:00 UTC; then {bad}"),
@@ -118,3 +120,17 @@ def test_every_message_escapes_values_from_data_config_and_exceptions():
     assert "<https://a/b?x=1&amp;y=&lt;2&gt;|Approve or reject in Airflow>" in json.dumps(messages[-2].payload())
     # the request as Airflow shows it (deadline, default, links) reaches Slack whole, escaped
     assert "Answer by 2026-12-01 02:00 UTC; then &lt;!channel&gt;" in json.dumps(messages[-1].payload())
+
+
+def test_decay_alert_says_what_fell_and_links_the_plot():
+    extra = {
+        "champion_version": 3,
+        "confirmation": "decay in 2 consecutive checks",
+        "findings": ["realized roc_auc 0.6012 (1050 rows, 2026-03-02..2026-03-08) is below the floor 0.7000"],
+    }
+    message = decay_alert("demo", "2026-03-12", extra, "https://air/run", "https://mlflow/#/plot.png")
+    text = json.dumps(message.payload())
+    assert "Performance decay confirmed: demo 2026-03-12, retraining" in message.text
+    assert "Champion v3: decay in 2 consecutive checks." in message.text
+    assert "below the floor 0.7000" in message.text
+    assert "<https://mlflow/#/plot.png|performance plot>" in text
