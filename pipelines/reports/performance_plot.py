@@ -26,9 +26,11 @@ def performance_plot(
     versions = sorted(rows["model_version"].unique())
     for (version, kind), part in rows.groupby(["model_version", "kind"], sort=True):
         days = pd.to_datetime(part["day"])
-        style = {"marker": "o", "linestyle": "-"} if kind == "realized" else {"marker": "x", "linestyle": "--"}
+        marker, line = ("o", "-") if kind == "realized" else ("x", "--")
         colour = _VERSION_COLOURS[versions.index(version) % len(_VERSION_COLOURS)]
-        axes.plot(days, part["value"], color=colour, markersize=4, label=f"v{version} {kind}", **style)
+        axes.plot(
+            days, part["value"], color=colour, marker=marker, linestyle=line, markersize=4, label=f"v{version} {kind}"
+        )
     axes.axhline(floor, color=_RED, linewidth=1, label=f"floor {floor:.3f}")
     if reference is not None:
         axes.axhline(reference, color=_GREY, linewidth=1, linestyle=":", label=f"champion holdout {reference:.3f}")
