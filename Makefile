@@ -27,7 +27,7 @@ help:
 	@echo "make demo   seed demo data and run the retrain DAG for several dates through Airflow's scheduler (embedded defaults)"
 	@echo "make test   lint, type-check and run the whole test suite with its coverage floor"
 	@echo "make test-fast  the unit tests only: the library alone, no server (under 2 minutes)"
-	@echo "make bench  run the benchmarks (drift vs Evidently, ingest vs raw ADBC and read_sql) and print their ratios"
+	@echo "make bench  run the benchmarks (drift vs Evidently, ingest vs raw ADBC and read_sql, predictions vs raw COPY, CBPE vs NannyML) and print their ratios"
 	@echo "make up     start Airflow (UI $(AIRFLOW_HOST):$(AIRFLOW_PORT)) and MLflow (UI $(MLFLOW_HOST):$(MLFLOW_PORT), login required) on the state in $(PIPELINES_HOME)"
 	@echo "make down   stop what make up started"
 	@echo "make clean  delete the state folder $(PIPELINES_HOME)"
@@ -65,6 +65,8 @@ test-fast: install
 bench: install
 	$(PY) bench/drift_bench.py
 	$(PY) bench/ingest_bench.py
+	$(PY) bench/score_bench.py
+	$(PY) bench/cbpe_bench.py
 
 up: install
 	$(PY) scripts/stack.py up

@@ -3,7 +3,8 @@
     .venv/bin/python bench/cbpe_bench.py
 
 Trains the demo model the pipeline's way on days 0-41 of the seeded demo data (whose concept shifts slowly, so
-the real AUC decays), calibrates on the holdout (days 42-48), then estimates each later week without its labels.
+the real AUC decays), calibrates on the holdout (days 42-48) if calibrating helps, then estimates each later week
+without its labels; NannyML decides whether to calibrate too, and each is also run with the other's choice.
 NannyML 0.13.1 needs pandas<3, so it runs in its own virtual environment, ``.local/venv-nannyml`` (git-ignored)
 (created on the first run), on the same scores handed over as a parquet file.
 """
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from pipelines.model.features import labels, split  # noqa: E402
 from pipelines.model.metrics import roc_auc  # noqa: E402
 from pipelines.model.scoring import score  # noqa: E402
 from pipelines.model.train import fit  # noqa: E402
-from pipelines.performance.cbpe import estimate, expected_roc_auc, fit_calibration  # noqa: E402
+from pipelines.performance.cbpe import Calibration, estimate, fit_calibration, fit_isotonic  # noqa: E402
 
 NANNYML_VENV = ROOT / ".local" / "venv-nannyml"
 # nannyml imports statsmodels without declaring it; pandas 3 is refused by its code
@@ -74,13 +76,16 @@ def run():
 
 run()  # warm-up: lazy imports, as for ours
 cbpe, result, fit_seconds, estimate_seconds = run()
-nml_cbpe.needs_calibration = lambda **_: True  # as ours: always calibrate
+nml_cbpe.needs_calibration = lambda **_: True
 _, calibrated, _, _ = run()
+nml_cbpe.needs_calibration = lambda **_: False
+_, raw, _, _ = run()
 print(json.dumps({
     "weeks": [int(k) for k in result[("chunk", "key")]],
     "roc_auc": result[("roc_auc", "value")].tolist(),
     "accuracy": result[("accuracy", "value")].tolist(),
     "roc_auc_calibrated": calibrated[("roc_auc", "value")].tolist(),
+    "roc_auc_raw": raw[("roc_auc", "value")].tolist(),
     "needs_calibration": bool(cbpe.needs_calibration),
     "fit_seconds": fit_seconds,
     "estimate_seconds": estimate_seconds,
@@ -114,13 +119,24 @@ def scored_data(cfg: ModelConfig) -> tuple[pd.DataFrame, float]:
     return scored[whole].reset_index(drop=True), train_seconds
 
 
-def ours(scored: pd.DataFrame) -> dict[int, dict[str, float]]:
+def ours(
+    scored: pd.DataFrame, fitter: Callable[[np.ndarray, np.ndarray], Calibration] = fit_calibration
+) -> tuple[Calibration, dict[int, dict[str, float]]]:
     holdout = scored[scored["week"] < 0]
-    calibration = fit_calibration(holdout["y"].to_numpy(), holdout["score"].to_numpy())
-    return {
+    calibration = fitter(holdout["y"].to_numpy(), holdout["score"].to_numpy())
+    return calibration, {
         int(week): estimate(calibration, rows["score"].to_numpy(), ("roc_auc", "accuracy"))
         for week, rows in scored[scored["week"] >= 0].groupby("week")
     }
+
+
+def raw_scores(y: np.ndarray, scores: np.ndarray) -> Calibration:
+    """The identity: what ``fit_calibration`` returns when calibrating does not help."""
+    return Calibration((0.0, 1.0), (0.0, 1.0), len(y), int(y.sum()))
+
+
+def calibrates(calibration: Calibration) -> bool:
+    return (calibration.knots_x, calibration.knots_y) != ((0.0, 1.0), (0.0, 1.0))
 
 
 def realized_band(y: np.ndarray, s: np.ndarray, seed: int) -> tuple[float, float, float]:
@@ -160,7 +176,7 @@ def main() -> None:
     timings = []
     for _ in range(5):
         started = time.perf_counter()
-        mine = ours(scored)
+        calibration, mine = ours(scored)
         timings.append(time.perf_counter() - started)
     print("running NannyML CBPE in its own venv ...", flush=True)
     theirs = run_nannyml(nannyml_python, scored)
@@ -184,15 +200,20 @@ def main() -> None:
             f"{'agree' if agree[-1] else 'DISAGREE'}, {'in band' if inside[-1] else 'OUT of band'}"
         )
     accuracy_diff = max(abs(mine[w]["accuracy"] - nml_accuracy[w]) for w in mine)
-    nml_calibrated = dict(zip(theirs["weeks"], theirs["roc_auc_calibrated"], strict=True))
-    same_choice = max(abs(mine[w]["roc_auc"] - nml_calibrated[w]) for w in mine)
-    weeks = scored[scored["week"] >= 0].groupby("week")
-    uncalibrated = max(abs(expected_roc_auc(r["score"], r["score"]) - nml_auc[int(w)]) for w, r in weeks)
+    forced = {"calibrated": (fit_isotonic, "roc_auc_calibrated"), "raw scores": (raw_scores, "roc_auc_raw")}
+    same_choice = {}
+    for name, (fitter, key) in forced.items():
+        found = ours(scored, fitter)[1]
+        same_choice[name] = max(abs(found[w]["roc_auc"] - v) for w, v in zip(theirs["weeks"], theirs[key], strict=True))
+    ours_calibrates, nml_calibrates = calibrates(calibration), theirs["needs_calibration"]
     print()
-    print(f"NannyML decided to calibrate: {theirs['needs_calibration']} (ours always does)")
-    print(f"same choice, ROC AUC: ours vs NannyML forced to calibrate, max |diff| {same_choice:.2e}; ", end="")
-    print(f"ours uncalibrated (raw scores as p) vs NannyML as it chose, max |diff| {uncalibrated:.2e}")
-    print(f"accuracy (raw score >= 0.5 judged by p): max |ours - NannyML as it chose| {accuracy_diff:.4f}")
+    print(
+        f"calibrate? ours {ours_calibrates} ({len(calibration.knots_x)} knots), NannyML {nml_calibrates}: "
+        f"{'same decision' if ours_calibrates == nml_calibrates else 'DIFFERENT decisions'}"
+    )
+    gaps = "; ".join(f"{name} {gap:.2e}" for name, gap in same_choice.items())
+    print(f"same choice forced on both, ROC AUC max |ours - NannyML|: {gaps}")
+    print(f"accuracy (raw score >= 0.5 judged by p): max |ours - NannyML, each as it chose| {accuracy_diff:.4f}")
     our_seconds = statistics.median(timings)
     nml_seconds = theirs["fit_seconds"] + theirs["estimate_seconds"]
     print(
@@ -204,7 +225,9 @@ def main() -> None:
     print(
         f"summary: within {TOLERANCE} of NannyML every week: {'met' if all(agree) else 'not met'} "
         f"(max |diff| {max(diffs):.4f}); within the realized {CONFIDENCE:.0%} band every week: "
-        f"{'met' if all(inside) else 'not met'} ({sum(inside)} of {len(inside)} weeks)"
+        f"{'met' if all(inside) else 'not met'} ({sum(inside)} of {len(inside)} weeks); whether to calibrate: "
+        f"{'matches' if ours_calibrates == nml_calibrates else 'differs from'} NannyML's "
+        f"({'calibrate' if nml_calibrates else 'raw scores'})"
     )
 
 

@@ -9,8 +9,9 @@ the scoring window, and a champion trained on a small demo source in a throw-awa
 
 1. in-process, the same prediction rows (a scored frame, cut in ``--batch-rows`` batches) written, interleaved,
    median of ``--repeats``: by ``predictions.replace_window`` (delete of the window, one COPY per batch, one
-   transaction) and by a raw bulk COPY (pandas ``to_csv`` of the whole frame, one ``COPY ... FROM STDIN`` into an
-   empty table of the same columns). Target: ours within 1.5x the raw COPY.
+   transaction; each round first deletes the previous round's rows, as a re-run does) and by a raw bulk COPY
+   (pandas ``to_csv`` of the whole frame, one ``COPY ... FROM STDIN`` into an empty table of the same columns and
+   index). Target: ours within 1.5x the raw COPY.
 2. as a subprocess, ``score_window`` end to end (read in Arrow batches, score, write), with its peak resident
    memory (VmHWM), so runs at 1M and 10M rows show memory following the batch size, not the window.
 """
@@ -187,7 +188,7 @@ def raw_copy(engine: sa.Engine, rows: pd.DataFrame) -> float:
     """The plain way: one CSV of the whole frame, one COPY into an empty table of the same columns."""
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS raw_predictions"))
-        conn.execute(sa.text("CREATE TABLE raw_predictions (LIKE pipelines_predictions)"))
+        conn.execute(sa.text("CREATE TABLE raw_predictions (LIKE pipelines_predictions INCLUDING ALL)"))
     began = time.perf_counter()
     buffer = io.StringIO()
     rows.to_csv(buffer, index=False, header=False)

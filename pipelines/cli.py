@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     performance.add_argument("--record", action="store_true", help="remember the check (consecutive/cooldown), log it")
     performance.add_argument("--json", action="store_true")
 
+    cadence = verbs.add_parser("cadence", help="how fast the metric decays with model age; how often to retrain")
+    cadence.add_argument("--model", default="demo")
+    cadence.add_argument("--as-of", type=_day, required=True, help="labels are in for every day before this date")
+    cadence.add_argument("--source-url", help="override the model's source URL (replay)")
+    cadence.add_argument("--weeks", type=_positive, default=6, help="weeks of age each replayed model is judged on")
+    cadence.add_argument("--models", type=_positive, default=4, help="models replayed, a week apart")
+    cadence.add_argument("--replay", action="store_true", help="replay even when past versions would do")
+    cadence.add_argument("--json", action="store_true")
+
     backfill = verbs.add_parser("backfill", help="backfill the retrain DAG through the Airflow REST API and wait")
     backfill.add_argument("--model", default="demo")
     backfill.add_argument("--from", dest="first", type=_day, required=True, help="first date, YYYY-MM-DD")
@@ -159,6 +168,7 @@ _VERBS = {
     "drift": runs.drift_command,
     "score": feedback.score_command,
     "performance": feedback.performance_command,
+    "cadence": feedback.cadence_command,
     "backfill": runs.backfill_command,
     "status": champion.status_command,
     "rollback": champion.rollback_command,

@@ -1,4 +1,4 @@
-"""Verbs of the feedback loop: score a window with the champion, measure how it performs."""
+"""Verbs of the feedback loop: score a window with the champion, measure how it performs, how often to retrain."""
 
 from __future__ import annotations
 
@@ -56,4 +56,29 @@ def performance_command(args: argparse.Namespace) -> int:
         *(f"  note: {line}" for line in check.notes),
     ]
     emit(args, check.to_dict(), lines)
+    return 0
+
+
+def cadence_command(args: argparse.Namespace) -> int:
+    """Fit how the primary metric decays with a model's age and recommend the longest safe retrain interval."""
+    from pipelines.jobs.cadence import cadence
+
+    cfg = load_model(args.model)
+    source_url = args.source_url or cfg.source.resolve_url()
+    basis, found = cadence(cfg, args.as_of, source_url, args.weeks, args.models, args.replay, progress)
+    payload = {"model": cfg.name, "basis": basis, **found.to_dict()}
+    if found.slope_per_day is None or found.slope_interval is None or found.recommended_interval is None:
+        lines = [f"{cfg.name}: no cadence from {basis}: {'; '.join(found.notes)}"]
+    else:
+        low, high = found.slope_interval
+        shortest, longest = found.recommended_interval
+        longest_text = "no limit seen" if longest is None else f"{longest:.0f}"
+        lines = [
+            f"{cfg.name}: {found.metric} changes {found.slope_per_day * 7:+.4f} per week of model age "
+            f"(90% interval {low * 7:+.4f}..{high * 7:+.4f}), from {found.models} models ({basis})",
+            f"retrain at least every {found.recommended_days:.0f} days to stay within {found.tolerance} of a fresh "
+            f"model (interval {shortest:.0f}..{longest_text} days; {found.horizon_days:.0f} days of age observed)",
+            *(f"  note: {note}" for note in found.notes),
+        ]
+    emit(args, payload, lines)
     return 0

@@ -1,6 +1,6 @@
 """What a version is measured against after promotion, stored with it when it is trained (``db.CALIBRATIONS``):
 its metrics on its own holdout (the reference for decay) and, for binary models, the isotonic calibration of
-its scores on that holdout (what CBPE estimates with).
+its scores on that holdout, or the identity when calibrating does not help (what CBPE estimates with).
 """
 
 from __future__ import annotations

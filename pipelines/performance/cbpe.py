@@ -5,7 +5,7 @@ The raw scores are mapped to calibrated probabilities fitted on the model's labe
 is then taken to be positive with its calibrated probability, and a metric's estimate is its expected value under
 those Bernoulli labels, as in NannyML's CBPE. Like NannyML, we calibrate only when it helps: an isotonic fit
 rescues a miscalibrated model (0.08 ROC AUC in the tests) but makes a calibrated one look slightly better than it
-is (about +0.01 on the demo's 2,800-row holdout), so ``fit_calibration`` checks on held-out parts of the holdout
+is (about +0.01 on the demo's 2,800-row holdout), so ``fit_calibration`` checks on held-out folds of the holdout
 whether isotonic probabilities are better calibrated than the raw scores, and keeps the raw scores when not.
 """
 
@@ -22,10 +22,9 @@ from pipelines.model.metrics import brier, log_loss, roc_auc
 
 _EPS = 1e-6  # calibrated probabilities stay off 0 and 1: a finite holdout cannot prove a row certain
 _TINY = 1e-9  # expected positives (or negatives) below this: a ROC curve cannot be drawn
-# the check whether calibrating helps (NannyML's defaults): splits of the holdout, the share of each class held out
-# in each, equal-count bins of the calibration error, and the seed that makes the decision repeatable
-_SPLITS, _HELD_OUT, _BINS, _SEED = 10, 0.1, 10, 42
-_MIN_CLASS_ROWS = 10  # fewer rows of a class: a held-out part could miss it, too few to show calibration helps
+# the check whether calibrating helps: folds of the holdout, equal-count bins of the calibration error (both as
+# NannyML's), and the seed that makes the decision repeatable
+_FOLDS, _BINS, _SEED = 10, 10, 42
 _SEPARATED = 0.999  # holdout ROC AUC above this: an isotonic fit is a 0/1 step that calls rows certain
 
 
@@ -84,10 +83,10 @@ class Calibration:
 def fit_calibration(y: np.ndarray, scores: np.ndarray) -> Calibration:
     """The calibration CBPE estimates with: ``fit_isotonic``'s when calibrating helps, else the identity.
 
-    It helps when, over 10 seeded stratified splits of the holdout, isotonic fits on 90% of it give the other 10%
-    a lower expected calibration error (10 equal-count bins, the held-out rows of all splits pooled) than the raw
-    scores. It does not on a holdout with fewer than 10 rows of a class, or one the scores separate (ROC AUC above
-    0.999). The same arrays give the same decision. CalibrationError as ``fit_isotonic``.
+    It helps when, over a seeded stratified 10-fold split of the holdout, isotonic fits on nine folds give the
+    tenth a lower expected calibration error (10 equal-count bins) than its raw scores, on average over the folds.
+    It does not on a holdout with fewer than 10 rows of a class, or one the scores separate (ROC AUC above 0.999).
+    The same arrays give the same decision. CalibrationError as ``fit_isotonic``.
     """
     s, labels = _sorted_holdout(y, scores)
     if _calibration_helps(s, labels):
@@ -199,21 +198,25 @@ def _isotonic_knots(s: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _calibration_helps(s: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether isotonic fits lower the expected calibration error on held-out rows (see ``fit_calibration``)."""
+    """Whether isotonic fits lower held-out folds' expected calibration error on average (see ``fit_calibration``).
+
+    Each fold is judged on its own. Pooled (as NannyML's code does), the out-of-fold fits add up, within a bin,
+    to the holdout's own positives, so the calibrated error sheds the label noise the raw error keeps: a calibrated
+    model would be recalibrated more often the larger its holdout (9 times in 10 at 20,000 rows, in simulation).
+    """
     classes = [np.flatnonzero(labels == value) for value in (0.0, 1.0)]
-    if min(len(rows) for rows in classes) < _MIN_CLASS_ROWS or roc_auc(labels, s) > _SEPARATED:
+    if min(len(rows) for rows in classes) < _FOLDS or roc_auc(labels, s) > _SEPARATED:
         return False
     rng = np.random.default_rng(_SEED)
-    held: list[np.ndarray] = []
-    calibrated: list[np.ndarray] = []
-    for _ in range(_SPLITS):
-        out = np.zeros(len(s), dtype=bool)
-        for rows in classes:
-            out[rng.choice(rows, round(len(rows) * _HELD_OUT), replace=False)] = True
-        held.append(np.flatnonzero(out))  # in score order, as the rows are
-        calibrated.append(np.interp(s[out], *_isotonic_knots(s[~out], labels[~out])))
-    rows = np.concatenate(held)
-    return _calibration_error(labels[rows], np.concatenate(calibrated)) < _calibration_error(labels[rows], s[rows])
+    fold = np.empty(len(s), dtype="int64")
+    for rows in classes:
+        fold[rows] = rng.permutation(len(rows)) % _FOLDS
+    gain = 0.0
+    for k in range(_FOLDS):
+        out = fold == k
+        calibrated = np.interp(s[out], *_isotonic_knots(s[~out], labels[~out]))
+        gain += _calibration_error(labels[out], s[out]) - _calibration_error(labels[out], calibrated)
+    return gain > 0
 
 
 def _calibration_error(labels: np.ndarray, p: np.ndarray) -> float:
@@ -221,7 +224,7 @@ def _calibration_error(labels: np.ndarray, p: np.ndarray) -> float:
     weighted by its share of rows, which sums to the bins' |sum (p - label)| over all rows.
     """
     order = np.argsort(p, kind="mergesort")
-    starts = np.linspace(0, len(p), _BINS + 1).round().astype(int)[:-1]
+    starts = np.linspace(0, len(p), min(_BINS, len(p)) + 1).round().astype(int)[:-1]
     return float(np.abs(np.add.reduceat(p[order] - labels[order], starts)).sum() / len(p))
 
 

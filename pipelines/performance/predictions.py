@@ -111,12 +111,8 @@ def read_predictions(engine: sa.Engine, table_name: str, model: str, start: date
 
 def _copy(conn: sa.Connection, table_name: str, batch: pd.DataFrame) -> None:
     """One batch by ``COPY ... FROM STDIN`` (CSV) on the transaction's own connection."""
-    buffer = io.StringIO()
-    out = batch.loc[:, list(COLUMNS)].copy()
-    out["event_ts"] = out["event_ts"].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-    out["scored_at"] = out["scored_at"].map(lambda moment: moment.isoformat())
-    out["predicted_class"] = out["predicted_class"].astype("Int64")
-    out.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="")
+    buffer = io.StringIO()  # pandas writes datetimes as ISO text (with the offset when aware), as COPY reads them
+    batch.to_csv(buffer, columns=list(COLUMNS), index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="")
     buffer.seek(0)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -201,3 +201,21 @@ def test_a_concept_shift_makes_measured_performance_fall_and_decay_is_confirmed_
     assert performance["realized"]["day"] == "2026-03-08" and performance["realized"]["value"] < holdout - 0.15
     assert performance["estimated"]["day"] == "2026-03-15"
     assert (performance["checked_at"], performance["decay"]) == ("2026-03-16T00:00:00+00:00", True)
+
+
+def test_cadence_replays_earlier_models_and_recommends_a_short_interval_after_a_concept_shift(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a source whose label rule changes on 2026-03-02, and no past versions with measured performance
+    source = f"sqlite:///{home / 'shifted.db'}"
+    seed(source, date(2026, 1, 1), days=90, rows_per_day=150, seed=3, scenario="concept-shift", scenario_days=30)
+    # when cadence replays 3 models a week apart, each judged on its next 4 weeks, all before 04-01
+    argv = ["cadence", "--as-of", "2026-04-01", "--source-url", source, "--weeks", "4", "--models", "3", "--json"]
+    assert main(argv) == 0
+    found = json.loads(capsys.readouterr().out)
+    # then the models trained before the shift lose AUC with age, clearly, and the interval is short
+    assert (found["basis"], found["models"], found["metric"]) == ("replay", 3, "roc_auc")
+    low, high = found["slope_interval"]
+    assert low <= found["slope_per_day"] <= high < 0
+    assert found["recommended_days"] < 14 <= found["horizon_days"]
+    assert {p["model_id"] for p in found["points"]} == {"as of 2026-02-18", "as of 2026-02-25", "as of 2026-03-04"}

@@ -1,5 +1,5 @@
-"""CBPE: isotonic calibration against an independent solver, expected metrics against the realized ones averaged
-over many label draws, the stored form and every way it can be broken."""
+"""CBPE: whether to calibrate, isotonic calibration against an independent solver, expected metrics against the
+realized ones averaged over many label draws, the stored form and every way it can be broken."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pipelines.performance.cbpe import (
     expected_accuracy,
     expected_roc_auc,
     fit_calibration,
+    fit_isotonic,
 )
 
 ALL = tuple(sorted(ESTIMABLE))
@@ -56,6 +57,7 @@ def test_calibration_fixes_a_miscalibrated_model() -> None:
     # given a model whose scores are p**3 (ranking right, probabilities far too low), calibrated on its holdout
     y_holdout, p_holdout = _holdout(seed=2, n=5000)
     calibration = fit_calibration(y_holdout, p_holdout**3)
+    assert calibration == fit_isotonic(y_holdout, p_holdout**3)  # calibrating helps, so it is the isotonic fit
     _, p = _holdout(seed=3, n=3000)
     scores = p**3
     # when its metrics are estimated on new, unlabelled rows
@@ -123,16 +125,74 @@ def test_expected_log_loss_and_brier_on_a_hand_example() -> None:
     assert found["accuracy"] == pytest.approx(0.25)
 
 
+# --- whether to calibrate ---
+
+
+def _identity(calibration: Calibration) -> bool:
+    return (calibration.knots_x, calibration.knots_y) == ((0.0, 1.0), (0.0, 1.0))
+
+
+def test_a_well_calibrated_model_keeps_its_raw_scores_a_slightly_miscalibrated_one_is_calibrated() -> None:
+    # given ten demo-sized holdouts (2,800 rows) of a calibrated model (labels drawn Bernoulli(score)), and the
+    # same holdouts scored p**1.2 (probabilities a little too low)
+    holdouts = [_holdout(seed=seed, n=2800) for seed in range(20, 30)]
+    # then nine in ten or more keep the raw scores, and as many of the others are calibrated (the check compares
+    # two noisy errors: it cannot be right every time)
+    assert sum(_identity(fit_calibration(y, p)) for y, p in holdouts) >= 9
+    assert sum(not _identity(fit_calibration(y, p**1.2)) for y, p in holdouts) >= 9
+
+
+def test_the_identity_estimates_with_the_raw_scores() -> None:
+    # given a calibrated model's holdout, on which calibrating does not help
+    y, p = _holdout(seed=20, n=2800)
+    calibration = fit_calibration(y, p)
+    assert _identity(calibration) and (calibration.rows, calibration.positives) == (2800, int(y.sum()))
+    # then its probabilities are the raw scores (kept within [1e-6, 1 - 1e-6]) and so are its estimates
+    raw = np.array([-0.5, 0.0, 0.3, 1.0, 2.0])
+    assert calibration.apply(raw) == pytest.approx([1e-6, 1e-6, 0.3, 1 - 1e-6, 1 - 1e-6])
+    _, scores = _holdout(seed=21, n=1000)
+    found = estimate(calibration, scores, ("roc_auc", "accuracy"))
+    assert found == {"roc_auc": expected_roc_auc(scores, scores), "accuracy": expected_accuracy(scores, scores)}
+    assert Calibration.from_json(calibration.to_json()) == calibration
+
+
+def test_the_decision_depends_on_the_holdout_only() -> None:
+    # given a holdout scored by a calibrated model (kept raw) and by a miscalibrated one, p**1.5 (calibrated)
+    y, p = _holdout(seed=22, n=3000)
+    assert _identity(fit_calibration(y, p))
+    assert fit_calibration(y, p**1.5) == fit_isotonic(y, p**1.5)
+    for scores in (p, p**1.5):
+        first = fit_calibration(y, scores)
+        # when fitted again after the global random state moved, and on the rows in another order
+        np.random.random(100)
+        again = fit_calibration(y, scores)
+        order = np.random.default_rng(23).permutation(len(y))
+        # then the calibration is the same
+        assert first == again == fit_calibration(y[order], scores[order])
+
+
+def test_too_few_of_a_class_or_separated_scores_keep_the_raw_scores() -> None:
+    # given a badly miscalibrated model (scores p**3) on a holdout with only 9 positives, then 10
+    y, p = _holdout(seed=24, n=2000)
+    negatives, positives = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    nine, ten = (np.concatenate((negatives, positives[:count])) for count in (9, 10))
+    # then 9 are too few to show calibrating helps, 10 are enough
+    assert _identity(fit_calibration(y[nine], p[nine] ** 3))
+    assert fit_calibration(y[ten], p[ten] ** 3) == fit_isotonic(y[ten], p[ten] ** 3)
+    # and scores that separate the classes (ROC AUC above 0.999), however badly scaled, are kept too
+    assert _identity(fit_calibration(y, np.where(y == 1, 0.2 + 0.1 * p, 0.1 * p)))
+
+
 # --- the isotonic fit ---
 
 
 def test_isotonic_fit_on_a_hand_example_pools_violators_and_ties() -> None:
     # scores 1..4 with labels 1, 0, 0, 1: the first three pool to 1/3; tied scores pool first
-    calibration = fit_calibration(np.array([1, 0, 0, 1]), np.array([1.0, 2.0, 3.0, 4.0]))
+    calibration = fit_isotonic(np.array([1, 0, 0, 1]), np.array([1.0, 2.0, 3.0, 4.0]))
     assert calibration.knots_x == (1.0, 3.0, 4.0)
     assert calibration.knots_y == pytest.approx((1 / 3, 1 / 3, 1.0))
     assert calibration.apply(np.array([0.0, 2.5, 3.5, 9.0])) == pytest.approx([1 / 3, 1 / 3, 2 / 3, 1 - 1e-6])
-    tied = fit_calibration(np.array([0, 1, 1, 1, 0]), np.array([1.0, 1.0, 2.0, 2.0, 0.5]))
+    tied = fit_isotonic(np.array([0, 1, 1, 1, 0]), np.array([1.0, 1.0, 2.0, 2.0, 0.5]))
     assert (tied.knots_x, tied.knots_y) == ((0.5, 1.0, 2.0), (0.0, 0.5, 1.0))
     assert (tied.rows, tied.positives) == (5, 3)
 
@@ -144,7 +204,7 @@ def test_isotonic_fit_matches_an_independent_solver_and_is_monotone(seed: int) -
     scores = np.round(rng.random(3000), 2)
     y = (rng.random(3000) < scores**2).astype("float64")
     # when fitted
-    calibration = fit_calibration(y, scores)
+    calibration = fit_isotonic(y, scores)
     # then the knots are ordered, and at each distinct score the fit is scipy's weighted isotonic regression
     assert np.all(np.diff(calibration.knots_x) > 0) and np.all(np.diff(calibration.knots_y) >= 0)
     xs, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
@@ -162,7 +222,7 @@ def test_isotonic_fit_matches_an_independent_solver_and_is_monotone(seed: int) -
 
 def test_json_round_trip_is_exact() -> None:
     y, p = _holdout(seed=10, n=2000)
-    calibration = fit_calibration(y, p**2)
+    calibration = fit_isotonic(y, p**2)
     again = Calibration.from_json(calibration.to_json())
     assert again == calibration
     assert np.array_equal(again.apply(p), calibration.apply(p))
@@ -224,8 +284,9 @@ def test_a_malformed_calibration_is_refused_in_one_line_naming_the_problem(text:
     ],
 )
 def test_a_holdout_it_cannot_fit_on_is_refused_naming_the_problem(y: list, scores: list, problem: str) -> None:
-    with pytest.raises(CalibrationError, match=problem):
-        fit_calibration(np.array(y), np.array(scores))
+    for fit in (fit_calibration, fit_isotonic):
+        with pytest.raises(CalibrationError, match=problem):
+            fit(np.array(y), np.array(scores))
 
 
 def test_estimate_refuses_scores_that_are_not_finite() -> None:
