@@ -1,6 +1,6 @@
 """The Models page shown inside the Airflow UI: each model's aliases, ledger, latest quality and drift checks,
-and its versions' model cards and Data Docs, rendered from ``templates/models_page/`` as self-contained HTML
-(every value from data is escaped).
+measured performance with a timeline, and its versions' model cards and Data Docs, rendered from
+``templates/models_page/`` as self-contained HTML (every value from data is escaped).
 """
 
 from __future__ import annotations
@@ -56,19 +56,31 @@ def model_names() -> list[str]:
 
 @dataclass(frozen=True)
 class ModelReport:
-    """A model's status and, per aliased version, whether its training run logged a model card."""
+    """A model's status, per aliased version whether its training run logged a model card, and its timeline
+    (a base64 PNG: daily performance, promotions, drift checks), None when nothing was measured or decided.
+    """
 
     status: Status
     cards: dict[int, bool]
+    timeline: str | None = None
 
 
 def report(model: str) -> ModelReport:
-    """``status(model)`` and the model cards of its aliased versions."""
+    """``status(model)``, the model cards of its aliased versions and its timeline."""
+    from pipelines.config.loading import load_model
+    from pipelines.drift.history import CheckHistory
+    from pipelines.performance import store
+    from pipelines.reports.performance_plot import timeline_png
     from pipelines.reports.status import status
 
-    now = status(model)
+    cfg = load_model(model)
+    metric = cfg.policy.primary_metric
+    now = status(model, metric=metric)
     aliased = [info for info in now.aliases().values() if info]
-    return ModelReport(now, {info.version: _has_card(model, info.version) for info in aliased})
+    checks = [(record.time, record.drift) for record in CheckHistory(model).records()]
+    title = f"{model}: {metric} per data day, promotions and drift checks"
+    timeline = timeline_png(store.series(model), now.ledger, checks, metric, cfg.policy.floor, title)
+    return ModelReport(now, {info.version: _has_card(model, info.version) for info in aliased}, timeline)
 
 
 def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
@@ -163,6 +175,7 @@ def model_html(report: ModelReport, base: str, mlflow_url: str) -> str:
         title=f"{status.model} · Models",
         status=status,
         cards=report.cards,
+        timeline=report.timeline,
         base=base,
         mlflow=mlflow_url.rstrip("/"),
         docs=docs_url(base, status.quality.docs_path) if status.quality else None,

@@ -10,6 +10,7 @@ import pytest
 from pipelines.registry import versions as registry
 from pipelines.registry.ledger import Entry
 from pipelines.reports import models_page
+from pipelines.reports.performance_status import DayValue, PerformanceStatus
 from pipelines.reports.status import AliasedVersion, DriftStatus, QualityStatus, Status
 
 CHAMPION = AliasedVersion(
@@ -80,6 +81,46 @@ def test_model_page_shows_aliases_ledger_and_checks_with_data_escaped():
     # and: nothing from the data is markup
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "not measured yet (score_demo)" in page and "Over time" not in page
+
+
+def test_model_page_shows_measured_performance_and_the_timeline_on_the_data_days_axis():
+    import base64
+
+    import pandas as pd
+
+    from pipelines.reports.performance_plot import timeline_png
+
+    # given realized and estimated days of v4, its promotion in the ledger and two drift checks
+    series = pd.DataFrame(
+        [
+            *((f"2026-03-{d:02d}", 4, "realized", "", "roc_auc", 0.80 - d / 1000, 400) for d in range(21, 28)),
+            *((f"2026-03-{d:02d}", 4, "estimated", "", "roc_auc", 0.79, 400) for d in range(28, 31)),
+        ],
+        columns=["day", "model_version", "kind", "slice", "metric", "value", "rows"],
+    )
+    checks = [(datetime(2026, 3, 25, tzinfo=UTC), False), (datetime(2026, 3, 26, tzinfo=UTC), True)]
+    image = timeline_png(series, STATUS.ledger, checks, "roc_auc", 0.7, "demo")
+    assert image is not None and base64.b64decode(image).startswith(b"\x89PNG")
+    assert timeline_png(series.iloc[:0], [], [], "roc_auc", 0.7, "demo") is None
+    measured = PerformanceStatus(
+        4,
+        "roc_auc",
+        DayValue("2026-03-27", 0.773, 400),
+        DayValue("2026-03-30", 0.79, 400),
+        -0.007,
+        "2026-03-31",
+        True,
+        False,
+    )
+    # when the page is drawn
+    page = models_page.model_html(
+        models_page.ModelReport(replace(STATUS, performance=measured), {4: True}, image), "/models", "http://m/"
+    )
+    # then it shows the champion's latest numbers and the timeline
+    assert "Performance of v4 (roc_auc)" in page
+    assert "0.7730 on 2026-03-27" in page and "0.7900 on 2026-03-30" in page and "decay, 2026-03-31" in page
+    assert f'src="data:image/png;base64,{image}"' in page
 
 
 def test_overview_lists_every_model_with_its_champion():
