@@ -37,16 +37,19 @@ def cadence(
     replay: bool = False,
     progress: Progress | None = None,
 ) -> tuple[str, Cadence]:
-    """The recommended retrain cadence and its basis (``versions`` or ``replay``). Past versions are used when
-    at least ``MIN_VERSIONS`` have two labelled weeks; else (or with ``replay``) ``models`` models are trained
-    a week apart, each judged on the ``weeks`` weeks after it, all before ``as_of``.
+    """The recommended retrain cadence and its basis (``versions`` or ``replay``), stored for ``status``. Past
+    versions are used when at least ``MIN_VERSIONS`` have two labelled weeks; else (or with ``replay``)
+    ``models`` models are trained a week apart, each judged on the ``weeks`` weeks after it, all before ``as_of``.
     """
     metric, tolerance = cfg.policy.primary_metric, cfg.feedback.decay.tolerance
+    basis, found = "versions", None
     if not replay:
         found = fit_cadence(version_points(cfg), metric, tolerance)
-        if found.models >= MIN_VERSIONS:
-            return "versions", found
-    return "replay", fit_cadence(replay_points(cfg, as_of, source_url, weeks, models, progress), metric, tolerance)
+    if found is None or found.models < MIN_VERSIONS:
+        points = replay_points(cfg, as_of, source_url, weeks, models, progress)
+        basis, found = "replay", fit_cadence(points, metric, tolerance)
+    store.save_cadence(cfg.name, basis, found.recommended_days, found.to_dict())
+    return basis, found
 
 
 def version_points(cfg: ModelConfig) -> list[AgePoint]:

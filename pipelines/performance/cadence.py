@@ -11,8 +11,10 @@ longer interval would be a guess past the data.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -127,3 +129,15 @@ def _interval(slope: float, tolerance: float, horizon: float) -> float:
     if slope >= 0:
         return horizon
     return float(min(tolerance / -slope, horizon))
+
+
+def schedule_gap_days(cron: str | None) -> float | None:
+    """The longest gap, in days, between two runs of ``cron`` over the next year; None without a schedule."""
+    if cron is None:
+        return None
+    from croniter import croniter
+
+    runs = croniter(cron, datetime(2026, 1, 1, tzinfo=UTC))
+    moments = [runs.get_next(datetime) for _ in range(400)]
+    gaps = [(later - earlier).total_seconds() / 86400 for earlier, later in itertools.pairwise(moments)]
+    return max(gaps)

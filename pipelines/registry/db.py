@@ -134,6 +134,18 @@ CALIBRATIONS = sa.Table(
 )
 """Each version's metrics on its own holdout and, for binary models, the CBPE calibration fitted there."""
 
+CADENCES = sa.Table(
+    "pipelines_cadences",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("basis", sa.String(20), nullable=False),
+    sa.Column("recommended_days", sa.Float),
+    sa.Column("result", sa.JSON, nullable=False),
+)
+"""Each ``cadence`` result: how fast the metric fell with age and the recommended retrain interval."""
+
 
 def url() -> str:
     """``PIPELINES_LEDGER_URL``, else the MLflow backend when it is a database, else a file in the state folder."""

@@ -56,13 +56,15 @@ def model_names() -> list[str]:
 
 @dataclass(frozen=True)
 class ModelReport:
-    """A model's status, per aliased version whether its training run logged a model card, and its timeline
-    (a base64 PNG: daily performance, promotions, drift checks), None when nothing was measured or decided.
+    """A model's status, per aliased version whether its training run logged a model card, its timeline (a
+    base64 PNG: daily performance, promotions, drift checks) and the decay curve of its latest ``cadence``;
+    each None when there is nothing to draw.
     """
 
     status: Status
     cards: dict[int, bool]
     timeline: str | None = None
+    decay_curve: str | None = None
 
 
 def report(model: str) -> ModelReport:
@@ -70,17 +72,20 @@ def report(model: str) -> ModelReport:
     from pipelines.config.loading import load_model
     from pipelines.drift.history import CheckHistory
     from pipelines.performance import store
-    from pipelines.reports.performance_plot import timeline_png
+    from pipelines.reports.performance_plot import decay_curve_png, timeline_png
     from pipelines.reports.status import status
 
     cfg = load_model(model)
     metric = cfg.policy.primary_metric
-    now = status(model, metric=metric)
+    now = status(model, metric=metric, cron=cfg.schedule.cron)
     aliased = [info for info in now.aliases().values() if info]
     checks = [(record.time, record.drift) for record in CheckHistory(model).records()]
     title = f"{model}: {metric} per data day, promotions and drift checks"
     timeline = timeline_png(store.series(model), now.ledger, checks, metric, cfg.policy.floor, title)
-    return ModelReport(now, {info.version: _has_card(model, info.version) for info in aliased}, timeline)
+    cadence = store.latest_cadence_result(model)
+    curve = decay_curve_png(cadence[1], f"{model}: {metric} by model age ({cadence[0]})") if cadence else None
+    cards = {info.version: _has_card(model, info.version) for info in aliased}
+    return ModelReport(now, cards, timeline, curve)
 
 
 def card_file(model: str, version: str, name: str) -> tuple[bytes, str]:
@@ -176,6 +181,7 @@ def model_html(report: ModelReport, base: str, mlflow_url: str) -> str:
         status=status,
         cards=report.cards,
         timeline=report.timeline,
+        decay_curve=report.decay_curve,
         base=base,
         mlflow=mlflow_url.rstrip("/"),
         docs=docs_url(base, status.quality.docs_path) if status.quality else None,

@@ -1,7 +1,7 @@
 """Performance plots (matplotlib, no global state): the primary metric per day, realized and estimated, against
-the floor and the champion's holdout value; and the Models page's timeline, which adds the promotions and
-rollbacks (at the end of their data window, with the holdout metric they were promoted on) and the drift checks
-on the same axis of data days.
+the floor and the champion's holdout value; the Models page's timeline, which adds the promotions and rollbacks
+(at the end of their data window, with the holdout metric they were promoted on) and the drift checks on the
+same axis of data days; and the decay curve of a ``cadence`` result.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from pipelines.model.metrics import HIGHER_IS_BETTER
 
 _GREY, _RED = "#9aa5b1", "#c53030"
 _VERSION_COLOURS = ("#3b75af", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3")
@@ -83,6 +85,39 @@ def timeline_png(
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def decay_curve_png(result: dict[str, Any], title: str) -> str | None:
+    """A ``cadence`` result (``Cadence.to_dict()``) as a base64 PNG: each model's metric by age in days, the
+    fitted slope drawn from the models' mean level, and the tolerance below it; None without points.
+    """
+    from matplotlib.figure import Figure
+
+    points = pd.DataFrame(result.get("points") or [])
+    if points.empty:
+        return None
+    fig = Figure(figsize=(9, 3.2))
+    axes = fig.subplots()
+    for index, (model_id, part) in enumerate(points.groupby("model_id", sort=True)):
+        colour = _VERSION_COLOURS[index % len(_VERSION_COLOURS)]
+        axes.plot(part["age_days"], part["value"], marker="o", markersize=4, color=colour, label=str(model_id))
+    slope, recommended = result.get("slope_per_day"), result.get("recommended_days")
+    if slope is not None:
+        sign = 1.0 if HIGHER_IS_BETTER[result["metric"]] else -1.0
+        start, ages = points["value"].mean(), points["age_days"].sort_values()
+        axes.plot(
+            ages, start + sign * slope * (ages - ages.iloc[0]), color="#1a202c", linewidth=2, label="fitted decay"
+        )
+        axes.axhline(start - sign * result["tolerance"], color=_RED, linewidth=1, linestyle=":", label="tolerance")
+    if recommended is not None:
+        axes.axvline(recommended, color=_GREY, linestyle="-.", label=f"retrain every {recommended:.0f} days")
+    axes.set_xlabel("model age (days after its training data)")
+    axes.set_ylabel(result["metric"])
+    axes.set_title(title)
+    _finish(fig, axes, dates=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _daily(series: pd.DataFrame, metric: str, floor: float, title: str) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
@@ -108,7 +143,8 @@ def _daily(series: pd.DataFrame, metric: str, floor: float, title: str) -> tuple
     return fig, axes
 
 
-def _finish(fig: Any, axes: Any) -> None:
+def _finish(fig: Any, axes: Any, dates: bool = True) -> None:
     axes.legend(loc="lower left", fontsize=8, ncols=3)
-    fig.autofmt_xdate()
+    if dates:
+        fig.autofmt_xdate()
     fig.tight_layout()

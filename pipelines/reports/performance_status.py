@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.performance import store
+from pipelines.performance.cadence import schedule_gap_days
 from pipelines.performance.measure import ALL_ROWS
 from pipelines.registry import db
 
@@ -37,20 +38,27 @@ class PerformanceStatus:
     checked_at: str | None
     decay: bool | None
     confirmed: bool | None
+    recommended_retrain_days: float | None = None
+    schedule_warning: str | None = None
 
 
-def latest_performance(model: str, champion_version: int | None, metric: str) -> PerformanceStatus | None:
-    """The champion's newest measurements and decay check; None before anything was measured."""
+def latest_performance(
+    model: str, champion_version: int | None, metric: str, cron: str | None = None
+) -> PerformanceStatus | None:
+    """The champion's newest measurements and decay check, and the latest ``cadence`` against the retrain
+    schedule ``cron``; None before anything was measured.
+    """
     if champion_version is None:
         return None
     series = store.series(model)
     mine = series[
         (series["model_version"] == champion_version) & (series["slice"] == ALL_ROWS) & (series["metric"] == metric)
     ]
-    check = _latest_check(model)
-    if mine.empty and check is None:
+    check, cadence = _latest_check(model), store.latest_cadence(model)
+    if mine.empty and check is None and cadence is None:
         return None
     realized = mine[mine["kind"] == "realized"]
+    recommended = cadence[1] if cadence else None
     return PerformanceStatus(
         champion_version=champion_version,
         metric=metric,
@@ -60,7 +68,21 @@ def latest_performance(model: str, champion_version: int | None, metric: str) ->
         checked_at=check[0] if check else None,
         decay=check[1] if check else None,
         confirmed=check[2] if check else None,
+        recommended_retrain_days=recommended,
+        schedule_warning=_schedule_warning(cron, recommended),
     )
+
+
+def _schedule_warning(cron: str | None, recommended: float | None) -> str | None:
+    """A warning when the retrain schedule leaves longer gaps than the measured cadence recommends."""
+    if recommended is None:
+        return None
+    gap = schedule_gap_days(cron)
+    if gap is None:
+        return f"no retrain schedule, and cadence recommends retraining at least every {recommended:.0f} days"
+    if gap > recommended:
+        return f"the retrain schedule ({cron}) leaves {gap:.0f} days between runs; cadence recommends {recommended:.0f}"
+    return None
 
 
 def _newest(rows: pd.DataFrame) -> DayValue | None:

@@ -96,9 +96,10 @@ class Status:
         }
 
 
-def status(model: str, limit: int = 20, metric: str | None = None) -> Status:
+def status(model: str, limit: int = 20, metric: str | None = None, cron: str | None = None) -> Status:
     """The model's status, after reconciling any champion move a crash left half done; ``metric`` (the
-    config's primary metric) selects what ``performance`` shows.
+    config's primary metric) selects what ``performance`` shows, ``cron`` (the retrain schedule) what its cadence
+    is compared with.
     """
     from pipelines.decision.transaction import reconcile
 
@@ -115,7 +116,7 @@ def status(model: str, limit: int = 20, metric: str | None = None) -> Status:
         ledger=entries(model, limit),
         quality=latest_quality(model),
         drift=latest_drift(model),
-        performance=latest_performance(model, champion.version if champion else None, metric) if metric else None,
+        performance=latest_performance(model, champion.version if champion else None, metric, cron) if metric else None,
     )
 
 
@@ -215,4 +216,9 @@ def performance_lines(report: Status) -> list[str]:
         else ""
     )
     head = f"performance of v{found.champion_version} ({found.metric}): "
-    return [head + ", ".join([shown("realized", found.realized), shown("estimated", found.estimated)]) + trend + check]
+    lines = [head + ", ".join([shown("realized", found.realized), shown("estimated", found.estimated)]) + trend + check]
+    if found.recommended_retrain_days is not None:
+        lines.append(f"cadence: retrain at least every {found.recommended_retrain_days:.0f} days")
+    if found.schedule_warning:
+        lines.append(f"WARNING: {found.schedule_warning}")
+    return lines

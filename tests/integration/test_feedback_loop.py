@@ -219,3 +219,5 @@ def test_cadence_replays_earlier_models_and_recommends_a_short_interval_after_a_
     assert low <= found["slope_per_day"] <= high < 0
     assert found["recommended_days"] < 14 <= found["horizon_days"]
     assert {p["model_id"] for p in found["points"]} == {"as of 2026-02-18", "as of 2026-02-25", "as of 2026-03-04"}
+    # and the result is stored for status and the Models page
+    assert store.latest_cadence("demo") == ("replay", found["recommended_days"])

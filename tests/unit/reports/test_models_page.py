@@ -113,14 +113,23 @@ def test_model_page_shows_measured_performance_and_the_timeline_on_the_data_days
         True,
         False,
     )
+    from pipelines.performance.cadence import AgePoint, fit_cadence
+    from pipelines.reports.performance_plot import decay_curve_png
+
+    ages = [AgePoint(f"m{m}", 3.5 + 7 * w, 0.8 - 0.001 * 7 * w + 0.01 * m, 400) for m in range(3) for w in range(5)]
+    curve = decay_curve_png(fit_cadence(ages, "roc_auc", 0.03).to_dict(), "demo")
+    assert curve is not None and base64.b64decode(curve).startswith(b"\x89PNG")
+    assert decay_curve_png(fit_cadence([], "roc_auc", 0.03).to_dict(), "demo") is None
     # when the page is drawn
     page = models_page.model_html(
-        models_page.ModelReport(replace(STATUS, performance=measured), {4: True}, image), "/models", "http://m/"
+        models_page.ModelReport(replace(STATUS, performance=measured), {4: True}, image, curve), "/models", "http://m/"
     )
     # then it shows the champion's latest numbers and the timeline
     assert "Performance of v4 (roc_auc)" in page
     assert "0.7730 on 2026-03-27" in page and "0.7900 on 2026-03-30" in page and "decay, 2026-03-31" in page
     assert f'src="data:image/png;base64,{image}"' in page
+    assert "Decay with model age" in page and f'src="data:image/png;base64,{curve}"' in page
+    assert "not measured (python -m pipelines cadence)" in page
 
 
 def test_overview_lists_every_model_with_its_champion():
