@@ -198,8 +198,26 @@ def put_live() -> None:
         print(f"    performance as of {day}: {values}")
 
 
+def measure_cadence() -> None:
+    """``python -m pipelines cadence --as-of <the day after the data>``, in this process."""
+    from pipelines.config.loading import load_model
+    from pipelines.jobs.cadence import cadence
+
+    cfg = load_model("demo")
+    day = SEED_START + timedelta(days=SEED_DAYS)
+    basis, found = cadence(cfg, day, cfg.source.resolve_url(), weeks=6, models=4)
+    if found.slope_per_day is None or found.recommended_days is None:
+        print(f"    no cadence ({basis}): {'; '.join(found.notes)}")
+        return
+    print(
+        f"    {found.metric} changes {found.slope_per_day * 7:+.4f} per week of model age ({found.models} models, "
+        f"{basis}); retrain at least every {found.recommended_days:.0f} days"
+    )
+    print("".join(f"    note: {note}\n" for note in found.notes), end="")
+
+
 def main() -> int:
-    total = 6
+    total = 7
     step(1, total, "starting Airflow for the demo: api-server (127.0.0.1), scheduler, dag-processor")
     with airflow() as api:
         print(f"    up at {api.url}; their logs are in {stack.LOGS}")
@@ -231,7 +249,10 @@ def main() -> int:
         print(f"    {'success' if scored.ok else 'FAILED'} in {scored.seconds:.0f}s: {', '.join(scored.succeeded)}")
     print(f"    stopped the demo's Airflow; the runs and their task logs stay in {os.environ['AIRFLOW_HOME']}")
 
-    step(6, total, "champion history and measured performance (python -m pipelines status)")
+    step(6, total, "how often to retrain: four models replayed a week apart, judged on six weeks each")
+    measure_cadence()
+
+    step(7, total, "champion history and measured performance (python -m pipelines status)")
     from pipelines.reports.status import history_lines, performance_lines
 
     report = status()

@@ -74,7 +74,7 @@ class FeedbackConfig(Frozen):
     check_days: int = Field(default=7, ge=1, le=90, description="Newest days pooled into one decay check.")
     labels: SourceConfig | None = Field(
         default=None,
-        description="Where labels are (table or windowed query with the timestamp, the entity key or the features, "
-        "and the label column); null: the label column of the scored rows' source, filled in later.",
+        description="Where labels are (table or windowed query with the timestamp, the entity key (without one: the "
+        "features) and the label column); null: the label column of the scored rows' source, filled in later.",
     )
     decay: DecayConfig = DecayConfig()

@@ -1,8 +1,8 @@
 """The predictions table: one row per scored input, and the one way a window of them is replaced.
 
 A row is ``model, row_id, entity_key, event_ts, score, predicted_class, model_version, run_id, scored_at``.
-``row_id`` identifies the input whatever the model: a 64-bit hash of its timestamp, entity key and features
-(``row_ids``), so labels that arrive later are joined to it even for tables without an entity key.
+``row_id`` identifies the input whatever the model: a 64-bit hash of its timestamp and entity key, or of its
+timestamp and features without an entity key (``row_ids``), so labels that arrive later are joined to it.
 
 ``replace_window`` deletes a model's rows of a window and writes the new ones in one transaction: a re-run
 leaves exactly one set of rows, and a run that fails midway leaves the previous set. PostgreSQL targets get
@@ -57,11 +57,12 @@ def predictions_table(name: str) -> sa.Table:
 
 
 def row_ids(frame: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
-    """A 64-bit id (signed) per row from its timestamp, entity key and features, the same for the same values
-    however the rows were read (numbers hashed as float64, everything else as text).
+    """A 64-bit id (signed) per row from its timestamp and entity key, or, for a model without an entity key,
+    its timestamp and features: the same for the same values however the rows were read (numbers hashed as
+    float64, everything else as text). So labels kept apart need only the timestamp, the key and the label.
     """
     columns = cfg.columns
-    keyed = [columns.timestamp, *([columns.entity_key] if columns.entity_key else []), *columns.features]
+    keyed = [columns.timestamp, *((columns.entity_key,) if columns.entity_key else columns.features)]
     missing = [name for name in keyed if name not in frame.columns]
     if missing:
         raise FeatureError(f"rows lack {', '.join(missing)}, which identify a scored row")

@@ -4,8 +4,9 @@ the version's own training run, so every evaluation of a version keeps its own c
 The page embeds its plots as base64 PNGs, so it reads the same in MLflow's artifact viewer and served on its
 own; the PNG files next to it are the same plots for direct use. It shows lineage (data window, snapshot hash),
 the quality suite's result, the decision and its checks, champion vs challenger holdout metrics, metrics per
-slice, XGBoost's parameters, feature importance, a SHAP summary from XGBoost's own ``pred_contribs`` and a
-learning curve (``card_analysis``), drawn by ``card_plots`` and laid out by ``card_page``.
+slice, XGBoost's parameters, feature importance, a SHAP summary from XGBoost's own ``pred_contribs``, a
+learning curve (``card_analysis``), drawn by ``card_plots`` and laid out by ``card_page``, and, once ``cadence``
+has been measured for the model, its decay with model age (``decay_curve.png``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pipelines.reports.card_plots import curve_plot, shap_plot, slices_plot
 MODEL_CARD_ARTIFACT = "model_card"
 CARD_PAGE = "index.html"
 PLOTS = ("feature_importance.png", "shap_summary.png", "learning_curve.png", "slices.png")
+DECAY_PLOT = "decay_curve.png"
 
 
 def log_model_card(
@@ -84,8 +86,23 @@ def write_model_card(
     curve_plot(curve, champion, decision.champion_version, folder / "learning_curve.png")
     slices_plot(slices, failed, cfg.policy.primary_metric, folder / "slices.png")
     images = {name: base64.b64encode((folder / name).read_bytes()).decode("ascii") for name in PLOTS}
+    decay = _decay_curve(cfg)
+    if decay is not None:
+        (folder / DECAY_PLOT).write_bytes(base64.b64decode(decay))
+        images[DECAY_PLOT] = decay
     page = folder / CARD_PAGE
     page.write_text(
         card_html(cfg, snapshot, decision, slices, failed, info, run_params, best, curve, shap_values, images)
     )
     return page
+
+
+def _decay_curve(cfg: ModelConfig) -> str | None:
+    """The latest ``cadence`` result of the model as a base64 PNG, or None when none was measured."""
+    from pipelines.performance import store
+    from pipelines.reports.performance_plot import decay_curve_png
+
+    found = store.latest_cadence_result(cfg.name)
+    if found is None:
+        return None
+    return decay_curve_png(found[1], f"{cfg.name}: {cfg.policy.primary_metric} by model age ({found[0]})")

@@ -221,3 +221,33 @@ def test_cadence_replays_earlier_models_and_recommends_a_short_interval_after_a_
     assert {p["model_id"] for p in found["points"]} == {"as of 2026-02-18", "as of 2026-02-25", "as of 2026-03-04"}
     # and the result is stored for status and the Models page
     assert store.latest_cadence("demo") == ("replay", found["recommended_days"])
+
+
+def test_labels_kept_in_another_database_are_joined_by_timestamp_and_key(
+    champion: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the champion's scores of 03-02..03-11, and their labels alone in a database of their own
+    target, labels_db = f"sqlite:///{home / 'predictions.db'}", home / "labels.db"
+    score_window(scoring_cfg(days=10), date(2026, 3, 12), champion, target, run_id="r")
+    source = sa.create_engine(champion)
+    with source.connect() as conn:
+        truth = pd.read_sql(sa.text("SELECT event_ts, customer_id, churned FROM customer_events"), conn)
+    source.dispose()
+    engine = sa.create_engine(f"sqlite:///{labels_db}")
+    with engine.begin() as conn:
+        truth.to_sql("churn_labels", conn, index=False)
+    engine.dispose()
+    monkeypatch.setenv("PIPELINES_LABELS_URL", f"sqlite:///{labels_db}")
+    labels = SourceConfig(
+        url_env="PIPELINES_LABELS_URL",
+        query="SELECT event_ts, customer_id, churned FROM churn_labels "
+        "WHERE event_ts >= :window_start AND event_ts < :window_end",
+    )
+    cfg = scoring_cfg(days=10)
+    cfg = cfg.model_copy(update={"feedback": cfg.feedback.model_copy(update={"labels": labels})})
+    # when performance is measured as of 03-16 (labels 7 days late: 03-02..03-08 are in)
+    check = measure_performance(cfg, date(2026, 3, 16), champion, target, record=False)
+    # then the realized value comes from those labels, on every scored row of the labelled days
+    realized = check.measured[0]
+    assert (realized.kind, realized.rows, realized.first_day) == ("realized", 7 * 150, "2026-03-02")
+    assert realized.value is not None and 0.6 < realized.value < 0.95

@@ -66,6 +66,24 @@ def test_model_card_files_exist_for_a_promoted_version(
     assert all(html.escape(c.detail) in page for c in decision.checks)
     # and each plot is embedded, so the page reads the same in MLflow's artifact viewer
     assert page.count('src="data:image/png;base64,') == len(PLOTS)
+    # and before any cadence was measured the card says how to measure it
+    assert "Decay with model age</h2><p>Not measured yet" in page
+
+
+def test_the_card_draws_the_latest_cadence_once_one_was_measured(home: Path, demo_cfg: ModelConfig) -> None:
+    import base64
+
+    from pipelines.performance import store
+    from pipelines.performance.cadence import AgePoint, fit_cadence
+    from pipelines.reports.model_card import _decay_curve
+
+    home.mkdir(parents=True, exist_ok=True)
+    assert _decay_curve(demo_cfg) is None
+    points = [AgePoint(f"m{m}", 3.5 + 7 * w, 0.8 - 0.007 * w + 0.01 * m, 400) for m in range(3) for w in range(5)]
+    found = fit_cadence(points, "roc_auc", 0.03)
+    store.save_cadence("demo", "replay", found.recommended_days, found.to_dict())
+    drawn = _decay_curve(demo_cfg)
+    assert drawn is not None and base64.b64decode(drawn).startswith(b"\x89PNG")
 
 
 def test_version_without_training_run_gets_no_card(
