@@ -1,6 +1,7 @@
-"""``score_<model>`` for every config with a ``scoring`` section: score >> measure_performance >> trigger_retrain.
+"""``score_<model>`` for every config with a ``scoring`` section: score_window >> measure_performance >>
+trigger_retrain.
 
-``score`` writes the champion's predictions for the days before the run's date into the predictions table
+``score_window`` writes the champion's predictions for the days before the run's date into the predictions table
 (re-running a date replaces exactly its rows). ``measure_performance`` measures the predictions whose labels
 have arrived (realized) and estimates the newer ones (CBPE), stores both and checks the champion for decay.
 ``trigger_retrain`` emits the model's performance asset event, which schedules ``retrain_<model>``, only when
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from _common import announce, as_of, predictions_url, run_moment, scored_source_url, start_date
+from _common import announce, as_of, predictions_url, scored_source_url, source_url, start_date
 from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 from slack_alerts import SlackAlertNotifier
@@ -67,9 +68,9 @@ as a `performance` run with its plot.
 
         @task
         def measure_performance(scored: dict[str, Any]) -> dict[str, Any]:
-            context = get_current_context()
-            moment, source = run_moment(context), scored_source_url(cfg)
-            check = steps.measure_performance(cfg, as_of(context), source, predictions_url(cfg), checked_at=moment)
+            labels = source_url(cfg, feedback.labels) if feedback.labels else None
+            source, day = scored_source_url(cfg), as_of(get_current_context())
+            check = steps.measure_performance(cfg, day, source, predictions_url(cfg), labels)
             return {**check.to_dict(), "event_extra": check.event_extra()}
 
         @task(outlets=[asset])

@@ -52,9 +52,10 @@ def pipelines(*args: str) -> subprocess.CompletedProcess[str]:
 
 def status() -> Status:
     """``python -m pipelines status --model demo``, in this process (its imports are paid once)."""
+    from pipelines.config.loading import load_model
     from pipelines.reports.status import status as model_status
 
-    return model_status("demo", metric="roc_auc")
+    return model_status("demo", cfg=load_model("demo"))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ def status_command(args: argparse.Namespace) -> int:
     from pipelines.reports.status import history_lines, performance_lines, status
 
     cfg = load_model(args.model)
-    report = status(args.model, metric=cfg.policy.primary_metric, cron=cfg.schedule.cron)
+    report = status(args.model, cfg=cfg)
     emit(args, report.to_dict(), [*history_lines(report), *performance_lines(report)])
     return 0
 

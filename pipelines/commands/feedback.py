@@ -30,6 +30,11 @@ def score_command(args: argparse.Namespace) -> int:
         f"{cfg.name} v{result.version} scored {result.rows} rows of {result.window_start}..{result.window_end} "
         f"in {result.batches} batches into {result.table} ({result.target}), {result.seconds:.1f} s",
         *(f"  unseen: {line}" for line in result.unseen),
+        *(
+            [f"  {result.outside} rows the source returned outside the window were not scored"]
+            if result.outside
+            else []
+        ),
     ]
     emit(args, result.to_dict(), lines)
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipelines.config.base import ConfigError, Frozen, plain_identifier
 from pipelines.config.data_sections import SourceConfig
@@ -78,3 +78,9 @@ class FeedbackConfig(Frozen):
         "features) and the label column); null: the label column of the scored rows' source, filled in later.",
     )
     decay: DecayConfig = DecayConfig()
+
+    @model_validator(mode="after")
+    def _check_within_lookback(self) -> FeedbackConfig:
+        if self.check_days > self.lookback_days:
+            raise ValueError(f"check_days ({self.check_days}) cannot exceed lookback_days ({self.lookback_days})")
+        return self

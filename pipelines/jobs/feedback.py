@@ -19,7 +19,7 @@ from pipelines.data.sources import make_engine
 from pipelines.data.windows import Window
 from pipelines.drift.confirmation import CheckRecord, confirm_streak
 from pipelines.drift.history import CheckHistory
-from pipelines.errors import NoData
+from pipelines.errors import InputError, NoData
 from pipelines.performance import calibration, store
 from pipelines.performance.decay import Basis, DecayCheck, findings
 from pipelines.performance.measure import estimated, finite_or_none, join_labels, pooled, pooled_estimate, realized
@@ -42,14 +42,21 @@ def measure_performance(
     as_of: date,
     source_url: str,
     target_url: str,
-    checked_at: datetime | None = None,
     record: bool = True,
+    labels_url: str | None = None,
 ) -> DecayCheck:
     """Measure the predictions of the days before ``as_of``: realized up to ``label_delay_days`` before it,
     estimated after; store the measurements and judge the champion's decay (recorded with ``record``).
 
-    Raises ``NoChampion`` without a champion and ``NoData`` when there was nothing to measure.
+    A check belongs to its data day (midnight UTC of ``as_of``): a second run for the same day replaces the
+    record instead of counting as another check in a row. Labels come from ``feedback.labels`` at ``labels_url``
+    (default: its own ``resolve_url()``), else from the scored rows' source at ``source_url``.
+
+    Raises ``NoChampion`` without a champion, ``InputError`` without a ``scoring`` section and ``NoData`` when
+    there was nothing to measure.
     """
+    if cfg.scoring is None:
+        raise InputError(f"{cfg.name}: the config has no scoring section, so there are no predictions to measure")
     feedback = cfg.feedback
     champion = registry.by_alias(cfg.name, registry.CHAMPION)
     if champion is None:
@@ -61,9 +68,12 @@ def measure_performance(
     is_labelled = predictions["event_ts"] < labelled_end_ts
     labels_window = Window(first, labelled_end, labelled_end)
     labels_source = feedback.labels or (cfg.scoring.source if cfg.scoring and cfg.scoring.source else cfg.source)
-    labels_url = feedback.labels.resolve_url() if feedback.labels else source_url
+    if feedback.labels is not None:
+        labels_url = labels_url or feedback.labels.resolve_url()
     joined = (
-        join_labels(cfg, predictions[is_labelled], window_frame(cfg, labels_window, labels_url, labels_source))
+        join_labels(
+            cfg, predictions[is_labelled], window_frame(cfg, labels_window, labels_url or source_url, labels_source)
+        )
         if is_labelled.any()
         else predictions.iloc[:0]
     )
@@ -76,12 +86,16 @@ def measure_performance(
             f"and no estimate for {labelled_end}..{as_of} (binary models with a stored calibration only)"
         )
     store.save(cfg.name, measurements)
-    check = _judge(cfg, as_of, champion.version, joined, predictions[~is_labelled], calibrations, checked_at)
+    check = _judge(cfg, as_of, champion.version, joined, predictions[~is_labelled], calibrations)
+    unlabelled = int(is_labelled.sum()) - len(joined)
+    if unlabelled:
+        note = f"{unlabelled} of {int(is_labelled.sum())} predictions of {first}..{labelled_end} found no label"
+        check = replace(check, notes=[*check.notes, note])
     return _logged(cfg, check, first) if record else check
 
 
 def _predictions(cfg: ModelConfig, target_url: str, first: date, end: date) -> pd.DataFrame:
-    assert cfg.scoring is not None
+    assert cfg.scoring is not None  # checked by measure_performance
     engine = make_engine(target_url)
     try:
         start, stop = Window(first, end, end).bounds()
@@ -100,7 +114,6 @@ def _judge(
     joined: pd.DataFrame,
     unlabelled: pd.DataFrame,
     calibrations: dict[int, calibration.VersionCalibration | None],
-    checked_at: datetime | None,
 ) -> DecayCheck:
     """The champion's decay check: its newest ``check_days`` of realized (and estimated) metric, judged."""
     feedback, metric = cfg.feedback, cfg.policy.primary_metric
@@ -135,7 +148,7 @@ def _judge(
         notes.append(
             "no decay check: " + ", ".join(f"no {b.kind} value for {b.first_day}..{b.last_day}" for b in judged)
         )
-    moment = checked_at or datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+    moment = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
     log = history(cfg)
     decision = confirm_streak(
         log.records(), bool(found), feedback.decay.consecutive_checks, feedback.decay.cooldown_hours, moment, "decay"
@@ -164,16 +177,21 @@ def _newest(frame: pd.DataFrame, version: int, end: date, days: int) -> pd.DataF
 
 
 def _basis(cfg: ModelConfig, kind: str, frame: pd.DataFrame, version: int, end: date, value: float) -> Basis:
+    """What one judged value covers: its rows and the first and last day they really fall on."""
     days = cfg.feedback.check_days
-    rows = len(_newest(frame, version, end, days))
-    return Basis(kind, finite_or_none(value), rows, str(end - timedelta(days=days)), str(end - timedelta(days=1)))
+    rows = _newest(frame, version, end, days)
+    if rows.empty:
+        return Basis(kind, None, 0, str(end - timedelta(days=days)), str(end - timedelta(days=1)))
+    stamps = pd.to_datetime(rows["event_ts"])
+    return Basis(kind, finite_or_none(value), len(rows), str(stamps.min().date()), str(stamps.max().date()))
 
 
 def _logged(cfg: ModelConfig, check: DecayCheck, first: date) -> DecayCheck:
-    """Record the check for the streak and cooldown rules, and log a ``performance`` run with its plot."""
+    """Log a ``performance`` run with its plot, then record the check for the streak and cooldown rules (last, so a
+    failure before it leaves no record of a trigger that was never announced).
+    """
     import mlflow
 
-    history(cfg).append(CheckRecord(datetime.fromisoformat(check.checked_at), check.decay, check.confirmed))
     with registry.start_run(
         cfg.name,
         f"performance check {check.checked_at[:10]}",
@@ -197,4 +215,5 @@ def _logged(cfg: ModelConfig, check: DecayCheck, first: date) -> DecayCheck:
             )
             mlflow.log_artifacts(tmp)
     plot = mlflow_artifact_url(run.info.experiment_id, run.info.run_id, PLOT_ARTIFACT)
+    history(cfg).append(CheckRecord(datetime.fromisoformat(check.checked_at), check.decay, check.confirmed))
     return replace(check, run_id=run.info.run_id, plot=plot)

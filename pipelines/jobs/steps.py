@@ -151,12 +151,12 @@ def score(cfg: ModelConfig, as_of: date, source_url: str, run_id: str, target_ur
 
 
 def measure_performance(
-    cfg: ModelConfig, as_of: date, source_url: str, target_url: str | None = None, checked_at: datetime | None = None
+    cfg: ModelConfig, as_of: date, source_url: str, target_url: str | None = None, labels_url: str | None = None
 ) -> DecayCheck:
     """Realized and estimated performance of the predictions before ``as_of``, and the champion's decay check."""
     from pipelines.jobs.feedback import measure_performance as measure
 
-    return measure(cfg, as_of, source_url, target_url or predictions_url(cfg), checked_at=checked_at)
+    return measure(cfg, as_of, source_url, target_url or predictions_url(cfg), labels_url=labels_url)
 
 
 def predictions_url(cfg: ModelConfig, connection_url: str | None = None) -> str:

@@ -36,7 +36,10 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """One scoring run: which champion scored which days, how many rows went where."""
+    """One scoring run: which champion scored which days, how many rows went where; ``outside`` counts rows the
+    source returned stamped outside the window (a query's ``BETWEEN``, text timestamps), which are not written:
+    the next window's run would not replace them.
+    """
 
     model: str
     version: int
@@ -49,6 +52,7 @@ class ScoreResult:
     run_id: str
     seconds: float
     unseen: list[str] = field(default_factory=list)
+    outside: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The run's fields as a plain dict."""
@@ -57,8 +61,8 @@ class ScoreResult:
 
 def scoring_window(cfg: ModelConfig, as_of: date) -> Window:
     """The days one scoring run covers: the ``scoring.window_days`` before ``as_of``."""
-    days = cfg.scoring.window_days if cfg.scoring else 1
-    start = as_of - timedelta(days=days)
+    assert cfg.scoring is not None
+    start = as_of - timedelta(days=cfg.scoring.window_days)
     return Window(start, as_of, as_of)
 
 
@@ -88,8 +92,17 @@ def score_window(
     counted = {"batches": 0}
     scored_at = datetime.now(UTC)
 
+    start, end = window.bounds()
+    outside = {"rows": 0}
+
     def scored() -> Iterator[pd.DataFrame]:
-        for rows in _batches(cfg, source, window, source_url, cfg.scoring.batch_rows):  # type: ignore[union-attr]
+        for read in _batches(cfg, source, window, source_url, cfg.scoring.batch_rows):  # type: ignore[union-attr]
+            stamps = pd.to_datetime(read[cfg.columns.timestamp])
+            inside = (stamps >= start) & (stamps < end)
+            outside["rows"] += int((~inside).sum())
+            rows = read[inside.to_numpy()].reset_index(drop=True)
+            if rows.empty:
+                continue
             result = score(model, rows, cfg)
             for name, values in result.unseen.items():
                 merged = unseen.setdefault(name, {})
@@ -104,7 +117,6 @@ def score_window(
 
     engine = make_engine(target_url)
     try:
-        start, end = window.bounds()
         written = replace_window(engine, cfg.scoring.target.table, cfg.name, start, end, scored())
     finally:
         engine.dispose()
@@ -120,6 +132,7 @@ def score_window(
         run_id=run_id,
         seconds=round(time.monotonic() - began, 3),
         unseen=[unseen_line(name, values) for name, values in unseen.items()],
+        outside=outside["rows"],
     )
 
 

@@ -132,7 +132,7 @@ def _interval(slope: float, tolerance: float, horizon: float) -> float:
 
 
 def schedule_gap_days(cron: str | None) -> float | None:
-    """The longest gap, in days, between two runs of ``cron`` over the next year; None without a schedule."""
+    """The longest gap, in days, between two of the next 400 runs of ``cron``; None without a schedule."""
     if cron is None:
         return None
     from croniter import croniter

@@ -1,7 +1,8 @@
 """Performance from predictions: realized where labels have arrived, estimated (CBPE) where they have not.
 
 Pure functions on frames. Predictions carry ``row_id``, ``event_ts``, ``score`` and ``model_version``; labels
-are joined to them by ``row_id`` (``predictions.row_ids`` of the labelled rows), so the join needs no entity key.
+are joined to them by ``row_id`` (``predictions.row_ids`` of the labelled rows: timestamp and entity key, or
+timestamp and features for a model without one).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pipelines.performance.predictions import row_ids
 
 ALL_ROWS = ""
 """The ``slice`` of a measurement over all of a day's rows."""
+LABEL, SLICE = "__label", "__slice_"
+"""Where ``join_labels`` puts the label and each slice column (names no predictions column can take)."""
 
 
 @dataclass(frozen=True)
@@ -44,29 +47,34 @@ class Measurement:
 def join_labels(cfg: ModelConfig, predictions: pd.DataFrame, labelled: pd.DataFrame) -> pd.DataFrame:
     """Predictions with the label (and slice columns) of their input, for the rows whose label has arrived."""
     label = cfg.columns.label
-    keep = [c for c in (label, *cfg.policy.slices.columns) if c in labelled.columns]
     if label not in labelled.columns:
         from pipelines.model.features import FeatureError
 
         raise FeatureError(f"the labels' rows lack the label column {label!r}")
-    found = labelled.loc[:, keep].assign(row_id=row_ids(labelled, cfg))
-    found = found[pd.to_numeric(found[label], errors="coerce").notna()].drop_duplicates("row_id")
-    joined = predictions.merge(found, on="row_id", how="inner")
-    return joined.assign(**{label: pd.to_numeric(joined[label]).astype("float64")})
+    slices = [c for c in cfg.policy.slices.columns if c in labelled.columns]
+    found = pd.DataFrame(
+        {
+            "row_id": row_ids(labelled, cfg),
+            LABEL: pd.to_numeric(labelled[label], errors="coerce").astype("float64").to_numpy(),
+            **{SLICE + c: labelled[c].to_numpy() for c in slices},
+        }
+    )
+    found = found[found[LABEL].notna()].drop_duplicates("row_id")
+    return predictions.merge(found, on="row_id", how="inner")
 
 
 def realized(cfg: ModelConfig, joined: pd.DataFrame) -> list[Measurement]:
     """Every metric of the task per day and version, and the primary metric per slice value."""
-    label, primary = cfg.columns.label, cfg.policy.primary_metric
+    label, primary = LABEL, cfg.policy.primary_metric
     found: list[Measurement] = []
     for (day, version), group in _by_day_and_version(joined):
         y, scores = group[label].to_numpy(), group["score"].to_numpy()
         for metric, value in compute(METRICS_BY_TASK[cfg.task], y, scores).items():
             found.append(Measurement(day, version, "realized", ALL_ROWS, metric, value, len(group)))
         for column in cfg.policy.slices.columns:
-            if column not in group.columns:
+            if SLICE + column not in group.columns:
                 continue
-            for value, part in group.groupby(group[column].astype("string"), dropna=False, sort=True):
+            for value, part in group.groupby(group[SLICE + column].astype("string"), dropna=False, sort=True):
                 name = f"{column}={'(missing)' if pd.isna(value) else value}"
                 metric_value = METRICS[primary](part[label].to_numpy(), part["score"].to_numpy())
                 found.append(Measurement(day, version, "realized", name, primary, metric_value, len(part)))
@@ -93,7 +101,7 @@ def pooled(cfg: ModelConfig, joined: pd.DataFrame) -> float:
     """The primary metric over all of ``joined``'s rows at once (one decay check pools several days)."""
     if joined.empty:
         return float("nan")
-    return METRICS[cfg.policy.primary_metric](joined[cfg.columns.label].to_numpy(), joined["score"].to_numpy())
+    return METRICS[cfg.policy.primary_metric](joined[LABEL].to_numpy(), joined["score"].to_numpy())
 
 
 def pooled_estimate(cfg: ModelConfig, predictions: pd.DataFrame, stored: VersionCalibration | None) -> float:

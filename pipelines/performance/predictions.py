@@ -22,6 +22,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.config.model import ModelConfig
+from pipelines.data.source_errors import first_line
+from pipelines.errors import PipelinesError
 from pipelines.model.features import FeatureError
 
 COLUMNS = (
@@ -35,6 +37,10 @@ COLUMNS = (
     "run_id",
     "scored_at",
 )
+
+
+class PredictionsWriteError(PipelinesError, RuntimeError):
+    """The predictions table refused a batch (another schema, a value too long, no privilege)."""
 
 
 @cache
@@ -58,8 +64,9 @@ def predictions_table(name: str) -> sa.Table:
 
 def row_ids(frame: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
     """A 64-bit id (signed) per row from its timestamp and entity key, or, for a model without an entity key,
-    its timestamp and features: the same for the same values however the rows were read (numbers hashed as
-    float64, everything else as text). So labels kept apart need only the timestamp, the key and the label.
+    its timestamp and features: the same for the same values however the rows were read (any numeric column
+    hashed as float64, so 3 and 3.0 agree when a NULL made one batch float; everything else as text). So labels
+    kept apart need only the timestamp, the key and the label.
     """
     columns = cfg.columns
     keyed = [columns.timestamp, *((columns.entity_key,) if columns.entity_key else columns.features)]
@@ -71,7 +78,7 @@ def row_ids(frame: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
         values = frame[name]
         if name == columns.timestamp:
             canonical[name] = pd.to_datetime(values).astype("datetime64[us]").astype("int64")
-        elif name in columns.numeric:
+        elif name in columns.numeric or pd.api.types.is_numeric_dtype(values):
             canonical[name] = pd.to_numeric(values, errors="coerce").astype("float64")
         else:
             canonical[name] = values.astype("string")
@@ -115,10 +122,14 @@ def _copy(conn: sa.Connection, table_name: str, batch: pd.DataFrame) -> None:
     buffer = io.StringIO()  # pandas writes datetimes as ISO text (with the offset when aware), as COPY reads them
     batch.to_csv(buffer, columns=list(COLUMNS), index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="")
     buffer.seek(0)
+    import psycopg2
+
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         names = ", ".join(COLUMNS)
         cursor.copy_expert(f'COPY "{table_name}" ({names}) FROM STDIN WITH (FORMAT csv)', buffer)
+    except psycopg2.Error as exc:  # not wrapped by SQLAlchemy: say it in one line (the transaction rolls back)
+        raise PredictionsWriteError(f"cannot write predictions to {table_name}: {first_line(exc)}") from exc
     finally:
         cursor.close()
 

@@ -77,7 +77,7 @@ def report(model: str) -> ModelReport:
 
     cfg = load_model(model)
     metric = cfg.policy.primary_metric
-    now = status(model, metric=metric, cron=cfg.schedule.cron)
+    now = status(model, cfg=cfg)
     aliased = [info for info in now.aliases().values() if info]
     checks = [(record.time, record.drift) for record in CheckHistory(model).records()]
     title = f"{model}: {metric} per data day, promotions and drift checks"

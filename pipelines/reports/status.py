@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.config import settings
+from pipelines.config.model import ModelConfig
 from pipelines.registry import versions as registry
 from pipelines.registry.ledger import Entry, entries
 from pipelines.reports.performance_status import DayValue, PerformanceStatus, latest_performance
@@ -96,10 +97,9 @@ class Status:
         }
 
 
-def status(model: str, limit: int = 20, metric: str | None = None, cron: str | None = None) -> Status:
-    """The model's status, after reconciling any champion move a crash left half done; ``metric`` (the
-    config's primary metric) selects what ``performance`` shows, ``cron`` (the retrain schedule) what its cadence
-    is compared with.
+def status(model: str, limit: int = 20, cfg: ModelConfig | None = None) -> Status:
+    """The model's status, after reconciling any champion move a crash left half done. With the model's config,
+    ``performance`` too: its primary metric, and the cadence against its retrain schedule.
     """
     from pipelines.decision.transaction import reconcile
 
@@ -116,8 +116,16 @@ def status(model: str, limit: int = 20, metric: str | None = None, cron: str | N
         ledger=entries(model, limit),
         quality=latest_quality(model),
         drift=latest_drift(model),
-        performance=latest_performance(model, champion.version if champion else None, metric, cron) if metric else None,
+        performance=_performance(model, champion, cfg),
     )
+
+
+def _performance(
+    model: str, champion: registry.VersionInfo | None, cfg: ModelConfig | None
+) -> PerformanceStatus | None:
+    if cfg is None or champion is None:
+        return None
+    return latest_performance(model, champion.version, cfg.policy.primary_metric, cfg.schedule.cron)
 
 
 def latest_quality(model: str) -> QualityStatus | None:

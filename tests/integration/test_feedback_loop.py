@@ -6,7 +6,7 @@ shift, where decay is confirmed once per cooldown, not every day.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +18,7 @@ from pipelines.config.data_sections import SourceConfig
 from pipelines.config.loading import load_model
 from pipelines.config.model import ModelConfig
 from pipelines.demo.seed import seed
-from pipelines.errors import NoData
+from pipelines.errors import InputError, NoData
 from pipelines.jobs.feedback import measure_performance
 from pipelines.jobs.retrain import retrain
 from pipelines.model.features import FeatureError
@@ -97,6 +97,19 @@ def test_scoring_a_window_again_leaves_one_set_and_a_failure_midway_keeps_the_la
     assert len(predictions(target)) == 600
 
 
+def test_rows_a_query_returns_outside_the_window_are_counted_not_written(champion: str, home: Path) -> None:
+    # given a scoring query that takes the window's end day too (BETWEEN is inclusive)
+    target = f"sqlite:///{home / 'predictions.db'}"
+    inclusive = SourceConfig(
+        url_env="PIPELINES_SOURCE_URL",
+        query="SELECT * FROM customer_events WHERE event_ts BETWEEN :window_start AND date(:window_end, '+1 day')",
+    )
+    result = score_window(scoring_cfg(days=1, source=inclusive), date(2026, 3, 5), champion, target, run_id="q")
+    # then only the window's day is written (the next day's run would not replace the others), and it says so
+    assert (result.rows, result.outside) == (150, 150)
+    assert predictions(target)["event_ts"].str.startswith("2026-03-04").all()
+
+
 def test_a_missing_column_stops_scoring_before_anything_is_written(champion: str, home: Path) -> None:
     target = f"sqlite:///{home / 'predictions.db'}"
     score_window(scoring_cfg(days=1), date(2026, 3, 5), champion, target, run_id="before")
@@ -113,6 +126,9 @@ def test_a_missing_column_stops_scoring_before_anything_is_written(champion: str
 
 def test_no_champion_or_no_predictions_is_a_clear_error(registry_home: Path, seeded_source: str, home: Path) -> None:
     target = f"sqlite:///{home / 'predictions.db'}"
+    unscored = load_model("demo").model_copy(update={"scoring": None})
+    with pytest.raises(InputError, match="no scoring section"):
+        measure_performance(unscored, date(2026, 3, 20), seeded_source, target)
     with pytest.raises(NoChampion, match="no champion yet, nothing to score with"):
         score_window(scoring_cfg(days=1), date(2026, 3, 5), seeded_source, target, run_id="r")
     retrain(load_model("demo"), TRAINED_AS_OF, seeded_source)
@@ -158,12 +174,7 @@ def test_a_concept_shift_makes_measured_performance_fall_and_decay_is_confirmed_
     assert reference is not None and reference.calibration is not None
     holdout = reference.holdout["roc_auc"]
     # when performance is measured daily from 03-11 to 03-16 (labels 7 days late, checks pool 7 days)
-    checks = {
-        day: measure_performance(
-            cfg, day, source, target, checked_at=datetime(day.year, day.month, day.day, tzinfo=UTC)
-        )
-        for day in (date(2026, 3, d) for d in range(11, 17))
-    }
+    checks = {day: measure_performance(cfg, day, source, target) for day in (date(2026, 3, d) for d in range(11, 17))}
     # then the realized AUC on shifted days is far below the holdout, while the day before the shift is not
     series = store.series("demo")
     realized = series[(series["kind"] == "realized") & (series["slice"] == "") & (series["metric"] == "roc_auc")]
@@ -179,6 +190,9 @@ def test_a_concept_shift_makes_measured_performance_fall_and_decay_is_confirmed_
     assert confirmed == [date(2026, 3, 12), date(2026, 3, 15)]
     assert "cooldown until 2026-03-15" in checks[date(2026, 3, 14)].reason
     assert checks[date(2026, 3, 11)].reason == "1 of 2 consecutive checks with decay"
+    # and a second run for a day already checked replaces its record: it is not another check in a row
+    again = measure_performance(cfg, date(2026, 3, 11), source, target)
+    assert again.reason == "1 of 2 consecutive checks with decay" and not again.confirmed
     extra = checks[date(2026, 3, 12)].event_extra()
     assert extra["champion_version"] == 1 and extra["plot"].endswith("/artifacts/performance.png")
     assert any("worse than v1's holdout" in line for line in extra["findings"])
