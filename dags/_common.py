@@ -47,11 +47,6 @@ def source_url(cfg: ModelConfig, source: SourceConfig | None = None) -> str:
     return source.resolve_url(connection)
 
 
-def scored_source_url(cfg: ModelConfig) -> str:
-    """The URL of the rows ``score_<model>`` scores: ``scoring.source``, else the model's own source."""
-    return source_url(cfg, cfg.scoring.source if cfg.scoring else None)
-
-
 def predictions_url(cfg: ModelConfig) -> str:
     """Where ``score_<model>`` writes: the target's env var, connection or default, else the pipeline's database."""
     from pipelines.jobs import steps

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from _common import announce, as_of, predictions_url, scored_source_url, source_url, start_date
+from _common import announce, as_of, predictions_url, source_url, start_date
 from airflow.sdk import DAG, Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 from slack_alerts import SlackAlertNotifier
@@ -63,13 +63,15 @@ as a `performance` run with its plot.
         @task
         def score_window() -> dict[str, Any]:
             context = get_current_context()
-            scored = steps.score(cfg, as_of(context), scored_source_url(cfg), context["run_id"], predictions_url(cfg))
+            scored = steps.score(
+                cfg, as_of(context), source_url(cfg, cfg.scored_source), context["run_id"], predictions_url(cfg)
+            )
             return scored.to_dict()
 
         @task
         def measure_performance(scored: dict[str, Any]) -> dict[str, Any]:
             labels = source_url(cfg, feedback.labels) if feedback.labels else None
-            source, day = scored_source_url(cfg), as_of(get_current_context())
+            source, day = source_url(cfg, cfg.scored_source), as_of(get_current_context())
             check = steps.measure_performance(cfg, day, source, predictions_url(cfg), labels)
             return {**check.to_dict(), "event_extra": check.event_extra()}
 

@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipelines.commands.output import emit, progress
-from pipelines.config.data_sections import SourceConfig
 from pipelines.config.loading import load_model
-from pipelines.config.model import ModelConfig
-
-
-def _scored_source(cfg: ModelConfig) -> SourceConfig:
-    """The source of the rows the model scores: ``scoring.source``, else the model's own."""
-    return cfg.scoring.source if cfg.scoring and cfg.scoring.source else cfg.source
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -21,9 +14,7 @@ def score_command(args: argparse.Namespace) -> int:
     from pipelines.performance.batch_score import score_window
 
     cfg = load_model(args.model)
-    source_url = (
-        args.source_url or (cfg.scoring.source if cfg.scoring and cfg.scoring.source else cfg.source).resolve_url()
-    )
+    source_url = args.source_url or cfg.scored_source.resolve_url()
     target_url = args.target_url or steps.predictions_url(cfg)
     result = score_window(cfg, args.as_of, source_url, target_url, run_id=f"cli__{args.as_of}", progress=progress)
     lines = [
@@ -46,7 +37,7 @@ def performance_command(args: argparse.Namespace) -> int:
     from pipelines.jobs.feedback import measure_performance
 
     cfg = load_model(args.model)
-    source_url = args.source_url or _scored_source(cfg).resolve_url()
+    source_url = args.source_url or cfg.scored_source.resolve_url()
     target_url = args.target_url or steps.predictions_url(cfg)
     check = measure_performance(cfg, args.as_of, source_url, target_url, record=args.record)
     verdict = "confirmed decay" if check.confirmed else ("decay" if check.decay else "no decay")

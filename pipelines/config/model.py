@@ -70,6 +70,11 @@ class ModelConfig(Frozen):
         return f"drift_{self.name}"
 
     @property
+    def scored_source(self) -> SourceConfig:
+        """Where the rows the model scores come from: ``scoring.source``, else the model's own source."""
+        return self.scoring.source if self.scoring and self.scoring.source else self.source
+
+    @property
     def performance_asset(self) -> str:
         """Name of the Airflow asset whose events mean "performance decayed, retrain"."""
         return f"performance_{self.name}"

@@ -20,9 +20,10 @@ from pipelines.data.windows import Window
 from pipelines.drift.confirmation import CheckRecord, confirm_streak
 from pipelines.drift.history import CheckHistory
 from pipelines.errors import InputError, NoData
+from pipelines.model.metrics import finite_or_none
 from pipelines.performance import calibration, store
 from pipelines.performance.decay import Basis, DecayCheck, findings
-from pipelines.performance.measure import estimated, finite_or_none, join_labels, pooled, pooled_estimate, realized
+from pipelines.performance.measure import estimated, join_labels, pooled, pooled_estimate, realized
 from pipelines.performance.predictions import read_predictions
 from pipelines.registry import db
 from pipelines.registry import versions as registry
@@ -67,7 +68,7 @@ def measure_performance(
     labelled_end_ts = pd.Timestamp(labelled_end)
     is_labelled = predictions["event_ts"] < labelled_end_ts
     labels_window = Window(first, labelled_end, labelled_end)
-    labels_source = feedback.labels or (cfg.scoring.source if cfg.scoring and cfg.scoring.source else cfg.source)
+    labels_source = feedback.labels or cfg.scored_source
     if feedback.labels is not None:
         labels_url = labels_url or feedback.labels.resolve_url()
     joined = (

@@ -86,6 +86,11 @@ HIGHER_IS_BETTER = {
 }
 
 
+def finite_or_none(value: float) -> float | None:
+    """``value``, or None when it is NaN or infinite (for JSON and the database)."""
+    return float(value) if np.isfinite(value) else None
+
+
 def compute(names: tuple[str, ...], y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     """Each named metric of ``score`` against ``y``."""
     return {name: METRICS[name](y, score) for name in names}

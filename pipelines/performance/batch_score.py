@@ -86,7 +86,7 @@ def score_window(
         raise NoChampion(f"{cfg.name}: no champion yet, nothing to score with")
     model = registry.load_model(cfg.name, champion.version)
     window = scoring_window(cfg, as_of)
-    source = cfg.scoring.source or cfg.source
+    source = cfg.scored_source
     began = time.monotonic()
     unseen: Unseen = {}
     counted = {"batches": 0}

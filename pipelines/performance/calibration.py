@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from pipelines.config.model import ModelConfig
 from pipelines.config.training_sections import METRICS_BY_TASK
-from pipelines.model.metrics import compute
+from pipelines.model.metrics import compute, finite_or_none
 from pipelines.performance.cbpe import Calibration, CalibrationError, fit_calibration
 from pipelines.registry import db
 
@@ -48,7 +48,7 @@ def save(model: str, version: int, found: VersionCalibration, engine: sa.Engine 
     row = {
         "model": model,
         "version": version,
-        "holdout": {k: (None if np.isnan(v) else v) for k, v in found.holdout.items()},
+        "holdout": {k: finite_or_none(v) for k, v in found.holdout.items()},
         "calibration": json.loads(found.calibration.to_json()) if found.calibration else None,
         "created_at": datetime.now(UTC),
     }

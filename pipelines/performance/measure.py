@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipelines.config.model import ModelConfig
@@ -116,8 +115,3 @@ def _by_day_and_version(frame: pd.DataFrame) -> Any:
     days = pd.to_datetime(frame["event_ts"]).dt.strftime("%Y-%m-%d")
     for (day, version), group in frame.groupby([days, frame["model_version"]], sort=True):
         yield (str(day), int(version)), group
-
-
-def finite_or_none(value: float) -> float | None:
-    """``value``, or None when it is NaN or infinite (for JSON and the database)."""
-    return float(value) if np.isfinite(value) else None

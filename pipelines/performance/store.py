@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from pipelines.performance.measure import Measurement, finite_or_none
+from pipelines.model.metrics import finite_or_none
+from pipelines.performance.measure import Measurement
 from pipelines.registry import db
 
 

@@ -86,18 +86,28 @@ def test_the_trigger_form_says_the_logical_date_picks_the_data(dagbag):
     assert "Logical date above picks the data" in dag.params.get_param("training_days").description
 
 
-def test_start_date_and_schedule_come_from_the_config(airflow_db, tmp_path: Path, monkeypatch):
+def dags_of_demo_with(tmp_path: Path, monkeypatch, **sections: object):
+    """The DAGs parsed from the demo config with ``sections`` replaced (None: removed), as a user would edit it."""
     from airflow.dag_processing.dagbag import DagBag
 
-    # given a model whose data ended in 2014, with no nightly schedule
     raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
-    raw["schedule"] = {"cron": None, "start_date": "2014-01-01"}
+    for name, value in sections.items():
+        if value is None:
+            raw.pop(name, None)
+        else:
+            raw[name] = value
     configs = tmp_path / "configs"
     configs.mkdir()
     (configs / "demo.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+    return bag
+
+
+def test_start_date_and_schedule_come_from_the_config(airflow_db, tmp_path: Path, monkeypatch):
+    # given a model whose data ended in 2014, with no nightly schedule
+    bag = dags_of_demo_with(tmp_path, monkeypatch, schedule={"cron": None, "start_date": "2014-01-01"})
     # then every DAG of the model starts then, and retrain runs only on drift (unpausing starts nothing)
     for dag_id in ("retrain_demo", "monitor_demo", "rollback_demo", "score_demo"):
         assert bag.get_dag(dag_id).start_date == datetime(2014, 1, 1, tzinfo=UTC), dag_id
@@ -178,16 +188,7 @@ def test_score_dag_scores_measures_then_emits_the_performance_asset(dagbag):
 
 
 def test_a_model_without_a_scoring_section_has_no_score_dag(airflow_db, tmp_path: Path, monkeypatch):
-    from airflow.dag_processing.dagbag import DagBag
-
-    raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
-    del raw["scoring"]
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    (configs / "demo.yaml").write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("PIPELINES_CONFIGS_DIR", str(configs))
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert bag.import_errors == {}
+    bag = dags_of_demo_with(tmp_path, monkeypatch, scoring=None)
     assert "retrain_demo" in bag.dag_ids and "score_demo" not in bag.dag_ids
 
 

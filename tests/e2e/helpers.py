@@ -16,7 +16,42 @@ def run_once(dag: Any, day: date, conf: dict[str, Any] | None = None) -> Any:
     return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=run_conf)
 
 
+def asset_events(name: str) -> list[dict[str, Any]]:
+    """The ``extra`` of every event of the asset ``name`` in the metadata DB, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == name)
+            .order_by(AssetEvent.id)
+        )
+        return [dict(extra) for (extra,) in rows]
+
+
 def run_dag(dag: Any, day: date, conf: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
     """Run ``dag`` for logical date ``day``; returns the run state and each task's state."""
     run = run_once(dag, day, conf)
     return str(run.state), {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def retrain_runs_created_by_the_scheduler() -> list[str]:
+    """Let the scheduler's own run-creation step consume the asset queue (no executor involved)."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import prohibit_commit
+    from sqlalchemy import select
+
+    runner = SchedulerJobRunner(job=Job())
+    with create_session() as session, prohibit_commit(session) as guard:
+        runner._create_dagruns_for_dags(guard, session)
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.run_type).where(DagRun.dag_id == "retrain_demo", DagRun.run_type == "asset_triggered")
+        )
+        return [str(getattr(r, "value", r)) for (r,) in rows]

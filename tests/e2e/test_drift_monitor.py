@@ -5,7 +5,6 @@ never seen in training is reported, scored as missing, and breaks nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
@@ -16,64 +15,9 @@ from pipelines.config.loading import load_model
 from pipelines.demo.seed import seed
 from pipelines.jobs.retrain import retrain
 from pipelines.reports.status import status
-from tests.e2e.helpers import run_dag
+from tests.e2e.helpers import asset_events, retrain_runs_created_by_the_scheduler, run_dag
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-
-
-def drift_events() -> list[dict]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(AssetEvent.extra)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == "drift_demo")
-            .order_by(AssetEvent.id)
-        )
-        return [dict(extra) for (extra,) in rows]
-
-
-@pytest.fixture
-def retrain_unpaused() -> Iterator[Callable[[], None]]:
-    """Asset events only queue runs of unpaused DAGs, as in a live deployment; afterwards the DAG is paused
-    again and the runs the asset created are deleted, so later tests see the session's DB as before."""
-    from airflow.models.asset import AssetDagRunQueue
-    from airflow.models.dag import DagModel
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete, update
-
-    def paused(value: bool) -> None:
-        with create_session() as session:
-            session.execute(update(DagModel).where(DagModel.dag_id == "retrain_demo").values(is_paused=value))
-
-    yield lambda: paused(False)
-    paused(True)
-    with create_session() as session:
-        session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == "retrain_demo"))
-        session.execute(delete(DagRun).where(DagRun.dag_id == "retrain_demo", DagRun.run_type == "asset_triggered"))
-
-
-def retrain_runs_created_by_the_scheduler() -> list[str]:
-    """Let the scheduler's own run-creation step consume the asset queue (no executor involved)."""
-    from airflow.jobs.job import Job
-    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from airflow.utils.sqlalchemy import prohibit_commit
-    from sqlalchemy import select
-
-    runner = SchedulerJobRunner(job=Job())
-    with create_session() as session, prohibit_commit(session) as guard:
-        runner._create_dagruns_for_dags(guard, session)
-    with create_session() as session:
-        rows = session.execute(
-            select(DagRun.run_type).where(DagRun.dag_id == "retrain_demo", DagRun.run_type == "asset_triggered")
-        )
-        return [str(getattr(r, "value", r)) for (r,) in rows]
 
 
 def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
@@ -88,7 +32,7 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
     monitor = dagbag.get_dag("monitor_demo")
     run_dag(monitor, date(2026, 4, 22))  # writes both DAGs to the metadata DB
     retrain_unpaused()
-    before = len(drift_events())
+    before = len(asset_events("drift_demo"))
 
     capsys.readouterr()
     assert main(["drift", "--as-of", "2026-04-23", "--json"]) == 0
@@ -97,7 +41,7 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
 
     state, tasks = run_dag(monitor, date(2026, 4, 23))
     assert state == "success" and tasks == {"check_drift": "success", "trigger_retrain": "skipped"}
-    assert len(drift_events()) == before, "a clean window emits no drift event"
+    assert len(asset_events("drift_demo")) == before, "a clean window emits no drift event"
 
     seed(url, date(2026, 1, 1), days=120, rows_per_day=150, seed=3, scenario="drift")
     capsys.readouterr()
@@ -108,11 +52,11 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
     assert shifted["features"]["monthly_charges"]["psi"] > 0.25 and shifted["features"]["age"]["psi"] < 0.1
     state, tasks = run_dag(monitor, date(2026, 5, 1))
     assert tasks["trigger_retrain"] == "skipped", "one check with drift is not yet confirmed"
-    assert len(drift_events()) == before
+    assert len(asset_events("drift_demo")) == before
 
     state, tasks = run_dag(monitor, date(2026, 5, 2))
     assert tasks["trigger_retrain"] == "success"
-    events = drift_events()
+    events = asset_events("drift_demo")
     assert len(events) == before + 1
     extra = events[-1]
     assert sorted(extra["drifted"]) == ["logins_30d", "monthly_charges", "region"]
@@ -129,7 +73,7 @@ def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(
 
     state, tasks = run_dag(monitor, date(2026, 5, 3))
     assert tasks["trigger_retrain"] == "skipped", "the cooldown stops a second drift-triggered retrain"
-    assert len(drift_events()) == before + 1
+    assert len(asset_events("drift_demo")) == before + 1
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # a new region, sorting between "east" and "north", in a quarter of the rows

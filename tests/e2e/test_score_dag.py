@@ -16,25 +16,9 @@ from pipelines.jobs.steps import predictions_url
 from pipelines.performance.batch_score import score_window
 from pipelines.registry.ledger import entries
 from pipelines.registry.lineage import Lineage
-from tests.e2e.helpers import run_dag
-from tests.e2e.test_drift_monitor import retrain_runs_created_by_the_scheduler, retrain_unpaused  # noqa: F401
+from tests.e2e.helpers import asset_events, retrain_runs_created_by_the_scheduler, run_dag
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-
-
-def performance_events() -> list[dict]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(AssetEvent.extra)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == "performance_demo")
-            .order_by(AssetEvent.id)
-        )
-        return [dict(extra) for (extra,) in rows]
 
 
 def test_decay_after_a_concept_shift_triggers_one_retrain_tagged_performance(
@@ -42,7 +26,7 @@ def test_decay_after_a_concept_shift_triggers_one_retrain_tagged_performance(
     home,
     slack_connection,
     monkeypatch,
-    retrain_unpaused,  # noqa: F811
+    retrain_unpaused,
 ):
     slack = slack_connection
     # given a source whose label rule changes on 2026-03-02, a champion trained before, and its March scores
@@ -56,19 +40,19 @@ def test_decay_after_a_concept_shift_triggers_one_retrain_tagged_performance(
     march = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(update={"window_days": 10})})
     score_window(march, date(2026, 3, 11), url, predictions_url(cfg), run_id="backfilled")
     score = dagbag.get_dag("score_demo")
-    before = len(performance_events())
+    before = len(asset_events("performance_demo"))
 
     # when score_demo runs for 03-11: it scores 03-10, sees decay once, and waits for a second check
     state, tasks = run_dag(score, date(2026, 3, 11))  # also writes the DAGs to the metadata DB
     assert state == "success"
     assert tasks == {"score_window": "success", "measure_performance": "success", "trigger_retrain": "skipped"}
-    assert len(performance_events()) == before
+    assert len(asset_events("performance_demo")) == before
     retrain_unpaused()
 
     # when it runs for 03-12: decay is confirmed, the event says what fell, Slack hears it once with the plot
     state, tasks = run_dag(score, date(2026, 3, 12))
     assert tasks["trigger_retrain"] == "success"
-    events = performance_events()
+    events = asset_events("performance_demo")
     assert len(events) == before + 1
     extra = events[-1]
     assert extra["champion_version"] == 1 and extra["metric"] == "roc_auc"
@@ -105,4 +89,4 @@ def test_decay_after_a_concept_shift_triggers_one_retrain_tagged_performance(
     # when it runs for 03-13: still decay, but the cooldown holds it back
     state, tasks = run_dag(score, date(2026, 3, 13))
     assert tasks["trigger_retrain"] == "skipped"
-    assert len(performance_events()) == before + 1
+    assert len(asset_events("performance_demo")) == before + 1

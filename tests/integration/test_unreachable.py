@@ -3,7 +3,7 @@
 "Closed" is a port nobody listens on; "silent" accepts TCP connections and never answers. Tried with the
 pipeline's default timeouts: an MLflow tracking server (HTTP) and a PostgreSQL MLflow store (which also holds
 the ledger) for every verb that talks to MLflow, the ledger database alone for the verbs that move the
-champion, and the PostgreSQL source for ``retrain``. Each run is a real CLI process; several run at once.
+champion, and the PostgreSQL source for ``retrain`` and ``cadence`` (which replays models on it). Each run is a real CLI process; several run at once.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ VERBS = {
     "rollback": ["rollback"],
     "promote": ["promote", "--version", "1", "--reason", "test"],
     "drift": ["drift", "--as-of", "2026-03-01"],
+    "score": ["score", "--as-of", "2026-03-01"],
+    "performance": ["performance", "--as-of", "2026-03-01"],
+    "cadence": ["cadence", "--as-of", "2026-04-01", "--weeks", "2", "--models", "2"],
 }
 
 
@@ -78,10 +81,10 @@ def test_every_verb_fails_fast_with_one_line_when_a_store_is_closed_or_silent(
                 "MLFLOW_REGISTRY_URI": mlflow,
                 "PIPELINES_SOURCE_URL": seeded_source,
             }
-            cases += [(f"MLflow {kind} {scheme}", store, verb) for verb in VERBS]
+            cases += [(f"MLflow {kind} {scheme}", store, verb) for verb in VERBS if verb != "cadence"]
         ledger = {"PIPELINES_LEDGER_URL": postgres, "PIPELINES_SOURCE_URL": seeded_source}
         cases += [(f"ledger {kind}", ledger, verb) for verb in ("status", "promote")]
-        cases.append((f"source {kind}", {"PIPELINES_SOURCE_URL": postgres}, "retrain"))
+        cases += [(f"source {kind}", {"PIPELINES_SOURCE_URL": postgres}, verb) for verb in ("retrain", "cadence")]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(
             pool.map(lambda n_case: run(VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0])), enumerate(cases))
