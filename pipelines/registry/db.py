@@ -167,33 +167,37 @@ def engine(database_url: str | None = None) -> sa.Engine:
 def _engine(database_url: str) -> sa.Engine:
     """One engine per URL without a pool (writes are rare; tests drop their databases)."""
     created = sa.create_engine(database_url, poolclass=sa.NullPool, connect_args=connect_args(database_url))
-    METADATA.create_all(created, checkfirst=True)
-    _upgrade(created)
+    with created.begin() as conn:
+        if conn.dialect.name == "postgresql":  # workers starting together on a new database: one creates, the rest wait
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        METADATA.create_all(conn, checkfirst=True)
+        _upgrade(conn)
     return created
 
 
-def _upgrade(target: sa.Engine) -> None:
+_SCHEMA_LOCK = 0x706970656C696E65
+"""PostgreSQL advisory lock key held while the tables are created or upgraded ("pipeline" in ASCII)."""
+
+
+def _upgrade(conn: sa.Connection) -> None:
     """Bring a ledger made by an earlier release up to date: the ``decision_id`` column and the new kinds."""
-    columns = {c["name"] for c in sa.inspect(target).get_columns(LEDGER.name)}
-    with target.begin() as conn:
-        if "decision_id" not in columns:
-            conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} ADD COLUMN decision_id VARCHAR(64)"))
-        if target.dialect.name == "postgresql":
-            allowed = ", ".join(f"'{k}'" for k in LEDGER_KINDS)
-            definition = conn.execute(
-                sa.text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ledger_kind'")
-            ).scalar()
-            if definition is not None and "found" not in definition:
-                conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} DROP CONSTRAINT ledger_kind"))
-                conn.execute(
-                    sa.text(f"ALTER TABLE {LEDGER.name} ADD CONSTRAINT ledger_kind CHECK (kind IN ({allowed}))")
-                )
-        elif target.dialect.name == "sqlite":
-            sql = conn.execute(
-                sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": LEDGER.name}
-            ).scalar()
-            if sql is not None and "'found'" not in sql:
-                _rebuild_sqlite_ledger(conn)
+    columns = {c["name"] for c in sa.inspect(conn).get_columns(LEDGER.name)}
+    if "decision_id" not in columns:
+        conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} ADD COLUMN decision_id VARCHAR(64)"))
+    if conn.dialect.name == "postgresql":
+        allowed = ", ".join(f"'{k}'" for k in LEDGER_KINDS)
+        definition = conn.execute(
+            sa.text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ledger_kind'")
+        ).scalar()
+        if definition is not None and "found" not in definition:
+            conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} DROP CONSTRAINT ledger_kind"))
+            conn.execute(sa.text(f"ALTER TABLE {LEDGER.name} ADD CONSTRAINT ledger_kind CHECK (kind IN ({allowed}))"))
+    elif conn.dialect.name == "sqlite":
+        sql = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": LEDGER.name}
+        ).scalar()
+        if sql is not None and "'found'" not in sql:
+            _rebuild_sqlite_ledger(conn)
 
 
 def _rebuild_sqlite_ledger(conn: sa.Connection) -> None:
