@@ -18,7 +18,7 @@ from pipelines.config.data_sections import ColumnsConfig, SourceConfig, WindowsC
 from pipelines.config.drift import DriftConfig
 from pipelines.config.feedback import FeedbackConfig, ScoringConfig
 from pipelines.config.quality_sections import QualityConfig
-from pipelines.config.training_sections import METRICS_BY_TASK, PolicyConfig, XGBoostConfig
+from pipelines.config.training_sections import METRICS_BY_TASK, PolicyConfig, TrainingConfig, XGBoostConfig
 
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -55,6 +55,7 @@ class ModelConfig(Frozen):
     windows: WindowsConfig
     schedule: ScheduleConfig = ScheduleConfig()
     xgboost: XGBoostConfig = XGBoostConfig()
+    training: TrainingConfig = TrainingConfig()
     policy: PolicyConfig
     quality: QualityConfig
     drift: DriftConfig = DriftConfig()

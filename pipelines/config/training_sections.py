@@ -24,6 +24,24 @@ class XGBoostConfig(Frozen):
     seed: int = 42
 
 
+class TrainingConfig(Frozen):
+    """Where a model is fitted: in the worker's process (``local``) or on a ``dask.distributed`` cluster."""
+
+    engine: Literal["local", "dask"] = Field(
+        default="local", description="local: XGBoost in the task's process; dask: xgboost.dask on a cluster."
+    )
+    scheduler: str | None = Field(
+        default=None,
+        description="The Dask scheduler's address (tcp://host:8786) for engine dask; the environment variable "
+        "PIPELINES_DASK_SCHEDULER overrides it.",
+    )
+    external_memory: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Local engine: train from the snapshot's batches with XGBoost's external memory when the "
+        "window would not fit in memory (auto), always, or never.",
+    )
+
+
 class BootstrapConfig(Frozen):
     """The paired bootstrap comparing challenger and champion: samples, confidence, and whether it must be significant."""
 
