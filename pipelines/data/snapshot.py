@@ -24,6 +24,10 @@ class Snapshot:
         """The snapshot's fields as a plain dict."""
         return asdict(self)
 
+    def files(self) -> tuple[str, ...]:
+        """The snapshot's parquet files, oldest rows first."""
+        return (self.path,)
+
     @property
     def window(self) -> Window:
         """The data window the snapshot holds."""
