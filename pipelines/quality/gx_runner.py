@@ -117,7 +117,7 @@ def _run_checkpoint(
     asset_name: str,
     suite_dict: dict[str, Any],
     frame: pd.DataFrame,
-    result_format: Literal["SUMMARY", "COMPLETE"] | dict[str, Any],
+    result_format: Literal["BOOLEAN_ONLY", "SUMMARY", "COMPLETE"] | dict[str, Any],
     built: list[Any],
     parameters: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
