@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipelines.faults import stop_point
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipelines.config.model import ModelConfig
     from pipelines.data.snapshot import Snapshot
     from pipelines.decision.promote import Approval, PromotionResult
@@ -56,10 +58,13 @@ def validate(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage, dry_run: bo
 
 
 def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage) -> TrainResult:
-    """Fit and register a challenger (or reuse the identical one)."""
+    """Fit and register a challenger (or reuse the identical one), with its holdout calibration stored."""
     from pipelines.model.train import train as fit
 
-    trained = fit(cfg, snapshot, lineage)
+    def calibrate_in_memory(version: int, holdout: pd.DataFrame, model: Any) -> None:
+        _save_calibration(cfg, version, holdout, model)
+
+    trained = fit(cfg, snapshot, lineage, on_registered=calibrate_in_memory)
     calibrate(cfg, snapshot, trained.version)
     return trained
 
@@ -71,12 +76,19 @@ def calibrate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> None:
     if calibration.stored(cfg.name, version):
         return
     from pipelines.data.ingest import load
-    from pipelines.model.features import labels, split
-    from pipelines.model.scoring import score as scored
+    from pipelines.model.features import split
     from pipelines.registry import versions as registry
 
     holdout = split(load(snapshot), cfg, snapshot.window).holdout
-    scores = scored(registry.load_model(cfg.name, version), holdout, cfg).scores
+    _save_calibration(cfg, version, holdout, registry.load_model(cfg.name, version))
+
+
+def _save_calibration(cfg: ModelConfig, version: int, holdout: pd.DataFrame, model: Any) -> None:
+    from pipelines.model.features import labels
+    from pipelines.model.scoring import score as scored
+    from pipelines.performance import calibration
+
+    scores = scored(model, holdout, cfg).scores
     calibration.save(cfg.name, version, calibration.calibrate(cfg, labels(holdout, cfg), scores))
 
 

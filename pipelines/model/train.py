@@ -6,11 +6,8 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,16 +17,20 @@ from pipelines.config import settings
 from pipelines.config.model import ModelConfig
 from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.ingest import load
-from pipelines.data.profile import Profile, build_profile
+from pipelines.data.profile import build_profile
 from pipelines.data.snapshot import Snapshot
 from pipelines.faults import stop_point
 from pipelines.model.features import Splits, labels, model_frame, split
+from pipelines.model.fitted import Fitted
 from pipelines.model.metrics import compute
 from pipelines.registry import locks
 from pipelines.registry import versions as registry
 from pipelines.registry.lineage import Lineage
 
 PROFILE_ARTIFACT = "drift_profile.json"
+PROFILE_SCORED_ROWS = 200_000
+OnRegistered = Callable[[int, pd.DataFrame, Any], None]
+"""Called with a new version's number, its holdout rows and the fitted model."""
 log = logging.getLogger(__name__)
 
 
@@ -51,12 +52,14 @@ class TrainResult:
 
 def config_hash(cfg: ModelConfig) -> str:
     """Hash of everything in the config that changes the trained model."""
-    relevant = {
+    relevant: dict[str, Any] = {
         "task": cfg.task,
         "columns": cfg.columns.model_dump(),
         "xgboost": cfg.xgboost.model_dump(),
         "validation_fraction": cfg.windows.validation_fraction,
     }
+    if cfg.training.engine != "local":  # another engine fits another model; local keeps its older hashes
+        relevant["engine"] = cfg.training.engine
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -67,12 +70,15 @@ def predict(model: Any, features: pd.DataFrame, task: str) -> np.ndarray:
     return np.asarray(model.predict(features), dtype="float64")
 
 
-def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None) -> TrainResult:
+def train(
+    cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None, on_registered: OnRegistered | None = None
+) -> TrainResult:
     """Fit, log and register a challenger; an identical earlier version (same data, config, code) is reused.
 
     Runs that would train the same thing wait for each other (a lock in the pipeline's database, at most
     ``PIPELINES_TRAIN_LOCK_TIMEOUT`` seconds, default 3600), so it is trained once even when two race.
-    The version is created with its whole lineage; no alias moves here.
+    The version is created with its whole lineage; no alias moves here. ``on_registered(version, holdout,
+    model)`` is called with the new version while the local engine still holds its holdout rows and model.
     """
     lineage = lineage or Lineage()
     identity = {
@@ -86,14 +92,15 @@ def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None) 
         existing = registry.find_version(cfg.name, identity)
         if existing is not None:
             return TrainResult(cfg.name, existing.version, existing.run_id, None, {}, reused=True)
-        splits = split(load(snapshot), cfg, snapshot.window)
-        model = fit(cfg, splits)
-        valid_metrics = compute(
-            METRICS_BY_TASK[cfg.task],
-            labels(splits.validation, cfg),
-            predict(model, model_frame(splits.validation, cfg), cfg.task),
-        )
-        model_uri, run_id = _log_model(cfg, snapshot, splits, model, valid_metrics)
+        holdout = None
+        if cfg.training.engine == "dask":
+            from pipelines.model import dask_engine
+
+            fitted = dask_engine.fit(cfg, snapshot)
+        else:
+            splits = split(load(snapshot), cfg, snapshot.window)
+            fitted, holdout = fit_local(cfg, splits), splits.holdout
+        model_uri, run_id = _log_model(cfg, snapshot, fitted)
         created = registry.register(
             cfg.name,
             model_uri,
@@ -107,24 +114,47 @@ def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage | None = None) 
                 "trigger": lineage.trigger,
                 "airflow_run_id": lineage.airflow_run_id or "",
                 "trigger_cause": lineage.cause,
-                "training_rows": str(len(splits.train)),
+                "training_rows": str(fitted.train_rows),
+                "training_engine": fitted.engine,
             },
         )
+        if on_registered is not None and holdout is not None:
+            on_registered(created.version, holdout, fitted.model)
     stop_point("version_created")
-    best = getattr(model, "best_iteration", None)
-    return TrainResult(cfg.name, created.version, run_id, best, valid_metrics, reused=False)
+    best = getattr(fitted.model, "best_iteration", None)
+    return TrainResult(cfg.name, created.version, run_id, best, fitted.validation_metrics, reused=False)
 
 
-def reference_profile(cfg: ModelConfig, splits: Splits, model: Any) -> Profile:
-    """What drift monitoring compares new data with: the training rows' features and the model's scores."""
-    features = model_frame(splits.train, cfg)
-    return build_profile(
-        features,
+def fit_local(cfg: ModelConfig, splits: Splits) -> Fitted:
+    """The local engine: fit in this process, score the validation rows, and profile the training rows (their
+    scores from at most ``PROFILE_SCORED_ROWS`` of them, evenly spaced in time: plenty for the score bins, and a
+    fraction of the cost of scoring millions).
+    """
+    model = fit(cfg, splits)
+    train_features = model_frame(splits.train, cfg)
+    valid_metrics = compute(
+        METRICS_BY_TASK[cfg.task],
+        labels(splits.validation, cfg),
+        predict(model, model_frame(splits.validation, cfg), cfg.task),
+    )
+    scored = np.linspace(0, len(train_features) - 1, min(len(train_features), PROFILE_SCORED_ROWS)).astype(int)
+    profile = build_profile(
+        train_features,
         cfg.columns.numeric,
         cfg.columns.categorical,
-        predict(model, features, cfg.task),
+        predict(model, train_features.iloc[np.unique(scored)], cfg.task),
         bins=cfg.drift.bins,
         max_categories=cfg.drift.max_categories,
+    )
+    return Fitted(
+        model=model,
+        engine="local",
+        train_rows=len(splits.train),
+        validation_rows=len(splits.validation),
+        holdout_rows=len(splits.holdout),
+        validation_metrics=valid_metrics,
+        profile=profile,
+        example=train_features.head(5),
     )
 
 
@@ -156,70 +186,51 @@ def fit(cfg: ModelConfig, splits: Splits) -> Any:
     return model
 
 
-def _log_model(
-    cfg: ModelConfig, snapshot: Snapshot, splits: Splits, model: Any, valid_metrics: dict[str, float]
-) -> tuple[str, str]:
+def signature(cfg: ModelConfig) -> Any:
+    """The logged model's MLflow signature, from the config: numeric features as doubles, categorical ones as
+    strings, one float64 score per row (what ``infer_signature`` finds on complete rows, without scoring any).
+    """
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+    inputs: list[ColSpec | TensorSpec] = [ColSpec("double", name) for name in cfg.columns.numeric]
+    inputs += [ColSpec("string", name) for name in cfg.columns.categorical]
+    return ModelSignature(Schema(inputs), Schema([TensorSpec(np.dtype("float64"), (-1,))]))
+
+
+def pip_requirements() -> list[str]:
+    """The logged model's pip requirements, pinned to this environment's versions (no inference)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "xgboost-cpu", "pandas", "numpy", "scikit-learn")]
+
+
+def _log_model(cfg: ModelConfig, snapshot: Snapshot, fitted: Fitted) -> tuple[str, str]:
     """Log the fitted model with its parameters, metrics and reference profile; returns (model URI, run id)."""
     import mlflow
-    from mlflow.models import infer_signature
 
-    example = model_frame(splits.train.head(5), cfg)
+    model = fitted.model
     with registry.start_run(cfg.name, f"train {snapshot.window_end}") as run:
-        mlflow.log_params({f"xgb.{k}": v for k, v in model.get_params().items() if v is not None})
-        mlflow.log_params(
+        params = {f"xgb.{k}": v for k, v in model.get_params().items() if v is not None}
+        params.update(
             {
                 "window_start": snapshot.window_start,
                 "window_end": snapshot.window_end,
                 "snapshot_hash": snapshot.content_hash,
-                "train_rows": len(splits.train),
-                "validation_rows": len(splits.validation),
-                "holdout_rows": len(splits.holdout),
+                "train_rows": fitted.train_rows,
+                "validation_rows": fitted.validation_rows,
+                "holdout_rows": fitted.holdout_rows,
+                "training_engine": fitted.engine,
             }
         )
-        mlflow.log_metrics({f"validation_{k}": v for k, v in valid_metrics.items() if np.isfinite(v)})
+        metrics = {f"validation_{k}": v for k, v in fitted.validation_metrics.items() if np.isfinite(v)}
         if getattr(model, "best_iteration", None) is not None:
-            mlflow.log_metric("best_iteration", model.best_iteration)
-        with tempfile.TemporaryDirectory() as tmp:
-            plot = importance_plot(model, Path(tmp) / "feature_importance.png")
-            mlflow.log_artifact(str(plot))
-        mlflow.log_text(reference_profile(cfg, splits, model).to_json(), PROFILE_ARTIFACT)
-        with _quiet("mlflow.models.model"):
-            info = mlflow.xgboost.log_model(
-                model,
-                name="model",
-                signature=infer_signature(example, predict(model, example, cfg.task)),
-                input_example=example,
-                pip_requirements=[*mlflow.xgboost.get_default_pip_requirements(), f"pandas=={pd.__version__}"],
-            )
+            metrics["best_iteration"] = model.best_iteration
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.log_text(fitted.profile.to_json(), PROFILE_ARTIFACT)
+        info = mlflow.xgboost.log_model(
+            model, name="model", signature=signature(cfg), pip_requirements=pip_requirements()
+        )
     return str(info.model_uri), run.info.run_id
-
-
-@contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    """Silence MLflow's pyfunc serving check, which cannot pass: pyfunc hands categoricals over as
-    strings, while the model takes pandas categories. Score with ``mlflow.xgboost.load_model`` on
-    ``features.model_frame`` (as ``evaluate`` does).
-    """
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def importance_plot(model: Any, path: Path) -> Path:
-    """Bar chart of the 20 features with the most total gain, as PNG."""
-    from matplotlib.figure import Figure
-
-    gains = model.get_booster().get_score(importance_type="total_gain")
-    ranked = sorted(gains.items(), key=lambda kv: kv[1])[-20:]
-    fig = Figure(figsize=(7, max(3, 0.32 * len(ranked))))
-    ax = fig.subplots()
-    ax.barh([k for k, _ in ranked], [v for _, v in ranked], color="#3b75af")
-    ax.set_xlabel("total gain")
-    ax.set_title("Feature importance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path

@@ -1,4 +1,4 @@
-"""The model card's PNG plots: SHAP summary, learning curve and slices (matplotlib, no global state)."""
+"""The model card's PNG plots: feature importance, SHAP summary, learning curve and slices (matplotlib, no global state)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,20 @@ from pipelines.model.slices import SliceMetric
 from pipelines.reports.card_analysis import LearningCurve
 
 _BLUE, _GREY, _RED = "#3b75af", "#9aa5b1", "#c53030"
+
+
+def importance_plot(model: Any, path: Path) -> None:
+    """Bar chart of the 20 features with the most total gain, as PNG."""
+    from matplotlib.figure import Figure
+
+    gains = model.get_booster().get_score(importance_type="total_gain")
+    ranked = sorted(gains.items(), key=lambda kv: kv[1])[-20:]
+    fig = Figure(figsize=(7, max(3, 0.32 * len(ranked))))
+    ax = fig.subplots()
+    ax.barh([k for k, _ in ranked], [v for _, v in ranked], color="#3b75af")
+    ax.set_xlabel("total gain")
+    ax.set_title("Feature importance")
+    _save(fig, path)
 
 
 def shap_plot(contributions: pd.DataFrame, sample: pd.DataFrame, path: Path, top: int = 12) -> None:

@@ -23,12 +23,11 @@ from pipelines.decision.verdict import Decision
 from pipelines.model.features import Splits
 from pipelines.model.scoring import aligned_frame
 from pipelines.model.slices import SliceMetric
-from pipelines.model.train import importance_plot
 from pipelines.registry import versions as registry
 from pipelines.registry.versions import VersionInfo
 from pipelines.reports.card_analysis import contributions, learning_curve
 from pipelines.reports.card_page import card_html
-from pipelines.reports.card_plots import curve_plot, shap_plot, slices_plot
+from pipelines.reports.card_plots import curve_plot, importance_plot, shap_plot, slices_plot
 
 MODEL_CARD_ARTIFACT = "model_card"
 CARD_PAGE = "index.html"
