@@ -36,8 +36,17 @@ def expectations_dir() -> Path:
 
 
 def snapshots_dir() -> Path:
-    """Folder of the parquet snapshots, under the state folder."""
+    """Folder of the parquet snapshots, under the state folder; also where a snapshot's gate results and Data
+    Docs are written when the snapshots themselves live at ``snapshot_url()``.
+    """
     return home() / "snapshots"
+
+
+def snapshot_url() -> str | None:
+    """``PIPELINES_SNAPSHOT_URL``: an fsspec URL (``s3://bucket/snapshots``, ``file:///srv/snapshots``) where
+    snapshots are written instead of ``snapshots_dir()``; None when unset.
+    """
+    return os.environ.get("PIPELINES_SNAPSHOT_URL", "").strip() or None
 
 
 def tracking_uri() -> str:

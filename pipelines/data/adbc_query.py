@@ -21,7 +21,8 @@ from datetime import datetime
 
 from pipelines.config.data_sections import SourceConfig
 from pipelines.data.source_errors import SourceSchemaError
-from pipelines.data.sources import single_statement
+from pipelines.data.sources import future_bound
+from pipelines.data.sql_text import single_statement
 from pipelines.data.windows import Window, wall_clock
 
 # What SQLAlchemy's text() takes for a bound parameter, and its escape for a literal colon.
@@ -59,19 +60,41 @@ def window_query(
     ``SourceSchemaError``, as it would fail on the SQLAlchemy path. Columns in ``as_text`` are ordered as text
     by code point.
     """
-    start, end = window.bounds(zone)
+    later = future_bound(window, future_after) if source.query is None else None
+    return spans_query(source, timestamp, [window], later, order_by, zone, as_text)
+
+
+def spans_query(
+    source: SourceConfig,
+    timestamp: str,
+    spans: Sequence[Window],
+    later: datetime | None = None,
+    order_by: Sequence[str] = (),
+    zone: str = "UTC",
+    as_text: Collection[str] = (),
+) -> str:
+    """``window_query`` for the rows in any of ``spans`` (runs of whole days) or stamped after ``later`` (naive
+    UTC): ``sources.spans_statement`` as SQL text. A query source takes exactly one span and no ``later``.
+    """
     if source.query is not None:
-        sql = _bind_window(single_statement(source.query.strip()), start, end)
+        if len(spans) != 1 or later is not None:
+            raise ValueError("a query source is read one span at a time, without later rows")
+        sql = _bind_window(single_statement(source.query.strip()), *spans[0].bounds(zone))
         if order_by:  # the line break ends a trailing -- comment of the query
             sql = f"SELECT * FROM ({sql}\n) AS window_rows"  # noqa: S608 - wraps the configured query itself
     else:
         assert source.table is not None
         ts = _quote(timestamp)
         table = ".".join(_quote(name) for name in (source.db_schema, source.table) if name is not None)
-        condition = f"{ts} >= {timestamp_literal(start)} AND {ts} < {timestamp_literal(end)}"
-        if future_after is not None:
-            later = max(wall_clock(future_after, zone), end)
-            condition = f"({condition}) OR {ts} > {timestamp_literal(later)}"
+        conditions = [
+            f"{ts} >= {timestamp_literal(start)} AND {ts} < {timestamp_literal(end)}"
+            for start, end in (span.bounds(zone) for span in spans)
+        ]
+        if later is not None:
+            conditions.append(f"{ts} > {timestamp_literal(wall_clock(later, zone))}")
+        if not conditions:
+            raise ValueError("nothing to select: no span and no later rows")
+        condition = conditions[0] if len(conditions) == 1 else " OR ".join(f"({c})" for c in conditions)
         sql = f"SELECT * FROM {table} WHERE {condition}"  # noqa: S608 - quoted validated identifiers, literal bounds
     if order_by:
         sql += " ORDER BY " + ", ".join(

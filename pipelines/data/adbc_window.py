@@ -17,7 +17,7 @@ Rows come ordered by the timestamp, then the entity key (when the source has it)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,11 +26,11 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.config.data_sections import SourceConfig
-from pipelines.data.adbc_query import window_query
+from pipelines.data.adbc_query import spans_query
 from pipelines.data.adbc_url import libpq_uri, with_connect_timeout
 from pipelines.data.arrow_normaliser import Normaliser
 from pipelines.data.source_errors import SCHEMA_HINTS, SourceError, SourceSchemaError, safe_url
-from pipelines.data.sources import SESSION_SQL, row_order
+from pipelines.data.sources import SESSION_SQL, future_bound, row_order
 from pipelines.data.windows import Window
 
 _ADBC_STATUS = re.compile(r"^[A-Z_]+: ")
@@ -65,13 +65,32 @@ def open_window(
     name the table and the server without the password. ``batch_bytes`` is the driver's batch size hint
     (16 MiB by default); memory stays around a few batches whatever the window's size.
     """
+    later = future_bound(window, future_after) if source.query is None else None
+    with open_spans(url, source, timestamp, entity_key, [window], later, batch_bytes, zone) as stream:
+        yield stream
+
+
+@contextmanager
+def open_spans(
+    url: str,
+    source: SourceConfig,
+    timestamp: str,
+    entity_key: str | None,
+    spans: Sequence[Window],
+    later: datetime | None = None,
+    batch_bytes: int | None = None,
+    zone: str = "UTC",
+) -> Iterator[WindowStream]:
+    """``open_window`` for the rows in any of ``spans`` (runs of whole days) or stamped after ``later`` (naive
+    UTC), as ``adbc_query.spans_query`` selects them: a query source takes one span and no ``later``.
+    """
     # The driver's low-level API: its DB-API module would import pandas, which this path does not need.
     import adbc_driver_manager as adbc
     import adbc_driver_postgresql
 
     uri = with_connect_timeout(libpq_uri(url))
     what = source.table or "the query"
-    unordered = window_query(source, timestamp, window, future_after, zone=zone)  # refuses a second statement
+    unordered = spans_query(source, timestamp, spans, later, zone=zone)  # refuses a second statement
 
     def failure(exc: BaseException) -> SourceError:
         return _source_error(exc, what, url, adbc)
@@ -97,7 +116,7 @@ def open_window(
             order = row_order(names, timestamp, entity_key)
             # Ordered by every column, text compares by code point, as pandas orders it on the other path.
             text = [f.name for f in schema if _is_text(f.type)] if entity_key is None else []
-            query = window_query(source, timestamp, window, future_after, order_by=order, zone=zone, as_text=text)
+            query = spans_query(source, timestamp, spans, later, order, zone, text)
             statement.set_sql_query(query)
             stream, _ = statement.execute_query()
             reader = pa.RecordBatchReader.from_stream(stream)

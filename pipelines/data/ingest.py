@@ -1,98 +1,176 @@
-"""Ingest: read a model's window from its source and write an immutable, content-addressed snapshot.
+"""Ingest: read a model's window from its source into an immutable, content-addressed snapshot of day files.
 
-Two engines write the same rows with the same logical dtypes (as pandas reads them back):
+A window's snapshot is one parquet file per UTC day of the timestamp column (``days/<day>/<digest16>.parquet``)
+and a manifest that composes them (``snapshot_parts``); readers are in ``snapshot_reader`` (``load`` is
+re-exported here). With a day ledger (``day_ledger.DayLedger`` over the pipeline's database), a run reads from
+the source only the days it has not seen, and older days whose server-side fingerprint (``day_fingerprints``)
+changed since they were read (late rows): nightly work grows with the new day, not with the window. The rest
+are reused, and the snapshot's content hash is the same as a full read's. Without a ledger every day is read.
 
-- PostgreSQL sources: ``pipelines.data.adbc_window`` reads the window with binary COPY into Arrow record
-  batches (ADBC driver) and each batch goes to a ``pyarrow.parquet.ParquetWriter`` and to the content hash
-  as it arrives, on a second thread while the next batch is fetched. No Python objects per row, and memory
-  stays at a few batches (16 MiB each) whatever the window's size.
-- every other dialect: ``pipelines.data.sources.read_window`` (SQLAlchemy + pandas), sorted, hashed and
-  written in memory.
+Two engines write the days, with the same logical dtypes (as pandas reads them back):
+
+- PostgreSQL sources: ``arrow_days`` streams binary COPY into Arrow record batches (ADBC driver), split by day
+  into the day files and their digests as they arrive;
+- every other dialect: ``frame_days`` (SQLAlchemy + pandas), a statement per day, sorted, hashed and written.
 
 Environment variable ``PIPELINES_INGEST_ENGINE``: unset or ``auto`` picks by the URL's backend,
 ``sqlalchemy`` forces the generic path (also for PostgreSQL), ``adbc`` requires the Arrow path (an error
 for other databases). The engines hash differently (both deterministic), so the same window ingested by
-both gets two snapshot files.
+both gets two snapshots.
 
 Both read the source the same guarded way (``pipelines.data.sources``): a connection deadline, a UTC and
 read-only session, one statement per query source. Timestamps come out as naive UTC whatever the server's
-zone; a column without a zone is read in ``columns.timestamp_timezone``.
+zone; a column without a zone is read in ``columns.timestamp_timezone``. Rows stamped after the run's wall
+clock are selected too (the gate refuses them), on every run, never reused.
 
-Snapshot files are written to a temp file named after this host and process, then renamed over the final
-name, also when a file of that name exists: the data are the same, and a file that a crash or a full disk
-left damaged is whole again after the next run. Each ingest first removes the temp files that writers
-killed mid-run left behind (``remove_stale_temp_files``).
+Files are written to temp files and moved over their final names (``snapshot_store``); a day is recorded in
+the ledger only once its file is in place, and a record is trusted only while its fingerprint matches and its
+file is there with its size. A run killed anywhere leaves at worst days that the next run reads again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
-import socket
-import time
-import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.config import settings
 from pipelines.config.data_sections import SourceConfig
 from pipelines.config.model import ModelConfig
+from pipelines.data.day_files import DaysRead
+from pipelines.data.day_fingerprints import Fingerprints, fingerprint_days
+from pipelines.data.day_ledger import DayLedger, DayRecord, source_key
 from pipelines.data.snapshot import Snapshot
-from pipelines.data.sources import read_window, row_order
+from pipelines.data.snapshot_parts import DayPart, Engine, Manifest, write_manifest
+from pipelines.data.snapshot_reader import load as load
+from pipelines.data.snapshot_store import SnapshotStore, open_input
+from pipelines.data.sources import future_bound, read_window
 from pipelines.data.windows import Window
+from pipelines.faults import stop_point
 
 if TYPE_CHECKING:  # pandas is imported where it is used: the Arrow path does not need it
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
-STALE_TEMP_SECONDS = 24 * 3600
-"""A temp file this old is stale whoever wrote it: no ingest runs for a day."""
-_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "unknown-host"
-_TEMP_NAME = re.compile(r"\.ingest-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}\.tmp")
-_OLD_TEMP_NAME = re.compile(r"\.(?:ingest-\d+-[0-9a-f]{32}|[0-9a-f]{16}\.parquet\.\d+)\.tmp")  # no host in them
+
+@dataclass(frozen=True)
+class _Run:
+    """One ingest's fixed inputs."""
+
+    cfg: ModelConfig
+    source_url: str
+    window: Window
+    engine: Engine
+    store: SnapshotStore
+    model_root: str
+    now: datetime
 
 
-def content_hash(frame: pd.DataFrame) -> str:
-    """SHA-256 of column names, dtypes and values, independent of the parquet writer."""
-    import pandas as pd
-
-    digest = hashlib.sha256()
-    digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | None = None) -> Snapshot:
+def ingest(
+    cfg: ModelConfig,
+    as_of: date,
+    source_url: str,
+    training_days: int | None = None,
+    ledger: DayLedger | None = None,
+) -> Snapshot:
     """Snapshot the window for ``as_of``; the same data always gives the same path and hash.
 
-    The engine follows the URL: binary COPY into Arrow for PostgreSQL, SQLAlchemy for the rest;
-    ``PIPELINES_INGEST_ENGINE=sqlalchemy`` forces SQLAlchemy (see the module docstring). Rows are ordered
-    by the timestamp, then the entity key (without one, every other column: ``sources.row_order``). Raises
-    ``SourceSchemaError`` (bad URL, missing table or column) or ``SourceError`` (server unreachable) from ``pipelines.data.source_errors``.
+    With ``ledger``, only days missing from it or whose fingerprint changed are read from the source (see the
+    module docstring); ``Snapshot.rows_read`` and ``rows_reused`` say how many rows came from each. Rows are
+    ordered by the timestamp, then the entity key (without one, every other column: ``sources.row_order``).
+    Raises ``SourceSchemaError`` (bad URL, missing table or column) or ``SourceError`` (server unreachable)
+    from ``pipelines.data.source_errors``.
     """
     from pipelines.data.adbc_url import use_arrow
 
+    store = SnapshotStore()
+    engine: Engine = "arrow" if use_arrow(source_url) else "frame"
     window = Window.for_as_of(as_of, cfg.windows, training_days)
-    remove_stale_temp_files(settings.snapshots_dir() / cfg.name)
-    folder = settings.snapshots_dir() / cfg.name / f"window={window.start}_{window.end}"
-    if use_arrow(source_url):
-        path, digest, rows = _ingest_arrow(cfg, window, source_url, folder)
-    else:
-        path, digest, rows = _ingest_frame(cfg, window, source_url, folder)
+    run = _Run(cfg, source_url, window, engine, store, store.join(cfg.name), _utc_now())
+    store.remove_stale_temp_files(run.model_root)
+    columns = cfg.columns
+    prints = fingerprint_days(source_url, cfg.source, columns.timestamp, window, run.now, columns.timestamp_timezone)
+    key = source_key(cfg, source_url, engine)
+    reused = _reusable(run, ledger, key, prints)
+    read = _read(run, [d for d in sorted(prints.days) if d not in reused], prints, reuse_only=bool(reused))
+    schemas = {r.schema for r in reused.values()} | ({read.schema_digest} if read is not None else set())
+    if reused and len(schemas) > 1:
+        log.info("the source's columns changed since days of %s were read: reading the whole window", cfg.name)
+        reused, read = {}, _read(run, sorted(prints.days), prints, reuse_only=False)
+    stop_point("ingest_days_written")
+    if ledger is not None and read is not None:
+        ledger.record(cfg.name, key, _records(read, prints))
+    stop_point("ingest_days_recorded")
+    parts = [DayPart(r.day, r.file, r.digest, r.rows) for r in reused.values()]
+    parts += [d.part for d in read.days] if read is not None else []
+    schema = read.schema if read is not None else _file_schema(run, next(iter(reused.values())))
+    manifest = Manifest(engine, schema, tuple(sorted(parts, key=lambda p: p.day)))
+    folder = store.join(cfg.name, f"window={window.start}_{window.end}")
+    path = write_manifest(store, folder, manifest)
+    rows_read = read.rows if read is not None else 0
+    log.info("ingest %s: %d rows read from the source, %d reused", cfg.name, rows_read, manifest.rows - rows_read)
     return Snapshot(
         model=cfg.name,
-        path=str(path),
-        rows=rows,
-        content_hash=digest,
+        path=path,
+        rows=manifest.rows,
+        content_hash=manifest.content_hash,
         window_start=window.start.isoformat(),
         holdout_start=window.holdout_start.isoformat(),
         window_end=window.end.isoformat(),
+        rows_read=rows_read,
+        rows_reused=manifest.rows - rows_read,
     )
+
+
+def _reusable(run: _Run, ledger: DayLedger | None, key: str, prints: Fingerprints) -> dict[date, DayRecord]:
+    """The recorded days whose fingerprint is the source's and whose file is in place with its recorded size."""
+    if ledger is None:
+        return {}
+    recorded = ledger.recorded(run.cfg.name, key, run.window.start, run.window.end)
+    return {
+        day: record
+        for day, record in sorted(recorded.items())
+        if prints.days.get(day) == record.fingerprint
+        and run.store.size(f"{run.model_root}/{record.file}") == record.bytes
+    }
+
+
+def _read(run: _Run, days: list[date], prints: Fingerprints, reuse_only: bool) -> DaysRead | None:
+    """Read ``days`` and the later rows with the run's engine; None when there is nothing to read and days to
+    reuse (an empty window is read for its schema).
+    """
+    later = future_bound(run.window, run.now) if prints.later_rows and run.cfg.source.query is None else None
+    if not days and later is None and reuse_only:
+        return None
+    if run.engine == "arrow":
+        from pipelines.data.arrow_days import read_days as stream_days
+
+        return stream_days(run.cfg, run.source_url, days, later, run.store, run.model_root, run.window)
+    from pipelines.data.frame_days import read_days as frame_days
+
+    return frame_days(run.cfg, run.source_url, days, later, run.store, run.model_root, run.window)
+
+
+def _records(read: DaysRead, prints: Fingerprints) -> list[DayRecord]:
+    """Ledger records of the days read whose rows are the ones fingerprinted (rows that arrived in between are
+    in the snapshot, and the day is read again next time).
+    """
+    schema = read.schema_digest
+    return [
+        DayRecord(d.part.day, prints.days[d.part.day], d.part.file, d.part.digest, d.bytes, d.part.rows, schema)
+        for d in read.days
+        if prints.rows.get(d.part.day) == d.part.rows
+    ]
+
+
+def _file_schema(run: _Run, record: DayRecord) -> pa.Schema:
+    """The schema of a reused day's file: the window's when no day was read."""
+    import pyarrow.parquet as pq
+
+    with open_input(f"{run.model_root}/{record.file}") as handle:
+        return pq.read_schema(handle)
 
 
 def window_frame(cfg: ModelConfig, window: Window, source_url: str, source: SourceConfig | None = None) -> pd.DataFrame:
@@ -117,144 +195,6 @@ def window_frame(cfg: ModelConfig, window: Window, source_url: str, source: Sour
     return table.to_pandas()
 
 
-def _ingest_frame(cfg: ModelConfig, window: Window, source_url: str, folder: Path) -> tuple[Path, str, int]:
-    """The SQLAlchemy path: the whole window as one DataFrame, sorted, hashed, written (over a file of that name)."""
-    frame = read_window(
-        source_url,
-        cfg.source,
-        cfg.columns.timestamp,
-        window,
-        future_after=_utc_now(),
-        zone=cfg.columns.timestamp_timezone,
-    )
-    order = row_order(list(frame.columns), cfg.columns.timestamp, cfg.columns.entity_key)
-    frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
-    digest = content_hash(frame)
-    path = folder / f"{digest[:16]}.parquet"
-    _write_atomically(frame, path)
-    return path, digest, len(frame)
-
-
-def _ingest_arrow(
-    cfg: ModelConfig, window: Window, source_url: str, folder: Path, batch_bytes: int | None = None
-) -> tuple[Path, str, int]:
-    """The Arrow path: stream the window's batches into a temp parquet file, hashing them on the way.
-
-    The name comes from the hash, so it is known only at the end: the temp file is renamed then, over a file
-    of that name if there is one (the same data, perhaps damaged).
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from pipelines.data.adbc_window import open_window
-    from pipelines.data.arrow_digest import ArrowDigest
-
-    with open_window(
-        source_url,
-        cfg.source,
-        cfg.columns.timestamp,
-        cfg.columns.entity_key,
-        window,
-        future_after=_utc_now(),
-        batch_bytes=batch_bytes,
-        zone=cfg.columns.timestamp_timezone,
-    ) as stream:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_path(folder)
-        digest = ArrowDigest(stream.schema)
-        strings = [f.name for f in stream.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        options = {
-            "compression": "snappy",
-            # Dictionary encoding where it pays (categories as text): on floats it costs more time than it
-            # saves space. Statistics (min/max per row group) on the timestamp only: what a reader prunes by.
-            "use_dictionary": strings or False,
-            "write_statistics": [cfg.columns.timestamp],
-        }
-
-        def write(batch: pa.RecordBatch) -> None:
-            writer.write_batch(batch)
-            digest.update(batch)
-
-        try:
-            # Writing and hashing one batch overlap with fetching the next (all release the GIL).
-            with (
-                pq.ParquetWriter(tmp, stream.schema, **options) as writer,
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write") as pool,
-            ):
-                pending: Future[None] | None = None
-                for batch in stream.batches:
-                    if batch.num_rows == 0:
-                        continue
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(write, batch)
-                if pending is not None:
-                    pending.result()
-            content = digest.hexdigest()
-            path = folder / f"{content[:16]}.parquet"
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path, content, digest.rows
-
-
 def _utc_now() -> datetime:
     """Wall-clock time, naive UTC: only rows stamped after it (impossible ones) depend on it."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def load(snapshot: Snapshot) -> pd.DataFrame:
-    """Read a snapshot's rows into a DataFrame."""
-    import pandas as pd
-
-    return pd.read_parquet(snapshot.path)
-
-
-def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path.parent)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _temp_path(folder: Path) -> Path:
-    """A temp file name of this host and process, unique to this call (see ``remove_stale_temp_files``)."""
-    return folder / f".ingest-{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp"
-
-
-def remove_stale_temp_files(folder: Path) -> None:
-    """Remove the temp files that killed writers left in ``folder`` (a model's snapshots, one folder a window).
-
-    Stale: a temp file of a process of this host that is gone, or any ingest temp file older than a day
-    (written on another host, or by an older release, whose names say no host). A running writer's file
-    stays, here or on another host sharing the folder.
-    """
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    for candidate in folder.glob("window=*/.*.tmp"):
-        ours = _TEMP_NAME.fullmatch(candidate.name)
-        if ours is None and _OLD_TEMP_NAME.fullmatch(candidate.name) is None:
-            continue
-        dead = ours is not None and ours["host"] == _HOST and not _running(int(ours["pid"]))
-        try:
-            stale = dead or candidate.stat().st_mtime < cutoff
-        except FileNotFoundError:  # its writer just renamed or removed it
-            continue
-        if stale:
-            candidate.unlink(missing_ok=True)
-            log.info("removed %s, left by an ingest that did not finish", candidate)
-
-
-def _running(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (perhaps another user's)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,8 +1,8 @@
-"""A snapshot: the immutable parquet file of one data window, as XCom and lineage tags refer to it."""
+"""A snapshot: the immutable, content-addressed data of one window, as XCom and lineage tags refer to it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from pipelines.data.windows import Window
@@ -10,7 +10,13 @@ from pipelines.data.windows import Window
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A written snapshot: what XCom and lineage tags carry instead of data."""
+    """A written snapshot: what XCom and lineage tags carry instead of data.
+
+    ``path`` identifies it: the manifest of its day files (``snapshot_parts``), or, for a snapshot written
+    before day files, its one parquet file. ``rows_read`` and ``rows_reused`` say how many of its rows the
+    ingest that returned it read from the source and how many it took from days stored earlier (None in older
+    payloads); they describe that run, not the data, so two snapshots of the same data compare equal.
+    """
 
     model: str
     path: str
@@ -19,14 +25,18 @@ class Snapshot:
     window_start: str
     holdout_start: str
     window_end: str
+    rows_read: int | None = field(default=None, compare=False)
+    rows_reused: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """The snapshot's fields as a plain dict."""
         return asdict(self)
 
     def files(self) -> tuple[str, ...]:
-        """The snapshot's parquet files, oldest rows first."""
-        return (self.path,)
+        """The snapshot's parquet files (paths or URLs), oldest rows first: one per day."""
+        from pipelines.data.snapshot_parts import snapshot_files
+
+        return snapshot_files(self.path)
 
     @property
     def window(self) -> Window:

@@ -7,21 +7,21 @@ Both engines (this one and ``pipelines.data.adbc_window``) read a source the sam
 - each session runs ``SESSION_SQL`` first: PostgreSQL sessions are pinned to UTC and every transaction in
   them is read-only, SQLite connections are ``query_only``. Other databases are refused: their reads could
   not be made read-only;
-- a query source is one statement (``single_statement``), refused before connecting otherwise.
+- a query source is one statement (``sql_text.single_statement``), refused before connecting otherwise.
 
 Windows are UTC days. A ``timestamptz`` column is compared and returned as UTC instants whatever the
 server's zone; a column without a zone holds wall-clock times of ``columns.timestamp_timezone`` (UTC unless
 set): it is filtered by the window's bounds in that zone and converted to naive UTC.
 
 SQLAlchemy and pandas are imported where they are used: the ADBC path (``pipelines.data.adbc_window``) needs
-only ``SESSION_SQL``, ``single_statement`` and ``row_order`` from here (its errors are in ``source_errors``),
+only ``SESSION_SQL`` and ``row_order`` from here (its errors are in ``source_errors``),
 and the CLI starts ~0.3 s sooner without SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from pipelines.data.source_errors import (
     safe_url,
     zoned_column_error,
 )
+from pipelines.data.sql_text import single_statement
 from pipelines.data.windows import Window, wall_clock
 
 if TYPE_CHECKING:
@@ -100,80 +101,6 @@ def source_engine(url: str) -> Engine:
     return engine
 
 
-def single_statement(query: str, dialect: str = "postgresql") -> str:
-    """``query`` without its trailing ``;``, or ``SourceSchemaError`` when it is more than one SQL statement.
-
-    A ``;`` inside quotes, quoted identifiers and comments (and PostgreSQL's ``E'...'`` strings and dollar
-    quotes) separates nothing; ``dialect`` (``postgresql`` or ``sqlite``) says how those are written.
-    """
-    code = [(at, char) for at, char in _code(query, postgres=dialect == "postgresql") if not char.isspace()]
-    ends = [at for at, char in code if char == ";"]
-    if not ends:
-        return query
-    if ends[0] != code[-1][0]:
-        raise SourceSchemaError(
-            f"the source query is more than one SQL statement (more SQL follows the ';' at character "
-            f"{ends[0] + 1}): give a single SELECT"
-        )
-    return query[: ends[0]].rstrip()
-
-
-_DOLLAR_QUOTE = re.compile(r"\$(?:[^\W\d]\w*)?\$")
-
-
-def _code(query: str, postgres: bool) -> Iterator[tuple[int, str]]:
-    """The characters of ``query`` outside quotes and comments, with their positions."""
-    at, size = 0, len(query)
-    while at < size:
-        char, pair = query[at], query[at : at + 2]
-        if pair == "--":
-            end = query.find("\n", at)
-            at = size if end < 0 else end + 1
-        elif pair == "/*":
-            at = _comment_end(query, at, nested=postgres)
-        elif char in "'\"" or (not postgres and char in "[`"):
-            escapes = postgres and char == "'" and query[at - 1 : at] in ("E", "e") and not _word_before(query, at - 1)
-            at = _quote_end(query, at, "]" if char == "[" else char, escapes)
-        elif postgres and char == "$" and not _word_before(query, at) and (tag := _DOLLAR_QUOTE.match(query, at)):
-            end = query.find(tag[0], tag.end())
-            at = size if end < 0 else end + len(tag[0])
-        else:
-            yield at, char
-            at += 1
-
-
-def _word_before(query: str, at: int) -> bool:
-    return at > 0 and (query[at - 1].isalnum() or query[at - 1] in "_$")
-
-
-def _comment_end(query: str, at: int, nested: bool) -> int:
-    depth, at = 1, at + 2
-    while at < len(query) and depth:
-        pair = query[at : at + 2]
-        if pair == "*/":
-            depth, at = depth - 1, at + 2
-        elif nested and pair == "/*":
-            depth, at = depth + 1, at + 2
-        else:
-            at += 1
-    return at
-
-
-def _quote_end(query: str, at: int, close: str, escapes: bool) -> int:
-    at += 1
-    while at < len(query):
-        char = query[at]
-        if escapes and char == "\\":
-            at += 2
-        elif char == close and close != "]" and query[at + 1 : at + 2] == close:
-            at += 2  # a doubled quote is one quote character
-        elif char == close:
-            return at + 1
-        else:
-            at += 1
-    return at
-
-
 def window_statement(
     source: SourceConfig,
     timestamp: str,
@@ -190,10 +117,36 @@ def window_statement(
     source must be a single statement (``single_statement``, read as ``dialect`` writes SQL).
     ``pipelines.data.adbc_query.window_query`` is the same SELECT as SQL text for the ADBC driver.
     """
+    later = future_bound(window, future_after) if source.query is None else None
+    return spans_statement(source, timestamp, [window], later, zone, dialect)
+
+
+def future_bound(window: Window, future_after: datetime | None) -> datetime | None:
+    """The instant (naive UTC) after which rows are selected as impossible ones: ``future_after``, at least the
+    window's end; None without ``future_after``.
+    """
+    return None if future_after is None else max(future_after, window.end_instant())
+
+
+def spans_statement(
+    source: SourceConfig,
+    timestamp: str,
+    spans: Sequence[Window],
+    later: datetime | None = None,
+    zone: str = "UTC",
+    dialect: str = "postgresql",
+) -> sa.Executable:
+    """The SELECT of the rows in any of ``spans`` (runs of whole days) or stamped after ``later`` (naive UTC).
+
+    A table source takes any number of spans; a query source exactly one (its ``:window_start`` and
+    ``:window_end``) and never ``later``. Bounds are bound parameters, wall-clock times in ``zone``.
+    """
     import sqlalchemy as sa
 
-    start, end = window.bounds(zone)
     if source.query is not None:
+        if len(spans) != 1 or later is not None:
+            raise ValueError("a query source is read one span at a time, without later rows")
+        start, end = spans[0].bounds(zone)
         return sa.text(single_statement(source.query, dialect)).bindparams(
             sa.bindparam("window_start", start, type_=sa.DateTime()),
             sa.bindparam("window_end", end, type_=sa.DateTime()),
@@ -201,11 +154,13 @@ def window_statement(
     assert source.table is not None
     ts = sa.column(timestamp, sa.DateTime())
     table = sa.table(source.table, ts, schema=source.db_schema)
-    in_window = sa.and_(ts >= start, ts < end)
-    if future_after is None:
-        return sa.select(sa.literal_column("*")).select_from(table).where(in_window)
-    later = max(wall_clock(future_after, zone), end)
-    return sa.select(sa.literal_column("*")).select_from(table).where(sa.or_(in_window, ts > later))
+    conditions = [sa.and_(ts >= start, ts < end) for start, end in (span.bounds(zone) for span in spans)]
+    if later is not None:
+        conditions.append(ts > wall_clock(later, zone))
+    if not conditions:
+        raise ValueError("nothing to select: no span and no later rows")
+    selected = conditions[0] if len(conditions) == 1 else sa.or_(*conditions)
+    return sa.select(sa.literal_column("*")).select_from(table).where(selected)
 
 
 def row_order(columns: Sequence[str], timestamp: str, entity_key: str | None) -> list[str]:
@@ -230,18 +185,46 @@ def read_window(
 
     ``zone`` is ``columns.timestamp_timezone``: the zone of a timestamp column stored without one.
     """
+
+    def statements(backend: str) -> list[sa.Executable]:
+        return [window_statement(source, timestamp, window, future_after, zone, backend)]
+
+    return read_frames(url, source, timestamp, statements, zone)[0]
+
+
+def read_frames(
+    url: str,
+    source: SourceConfig,
+    timestamp: str,
+    statements: Callable[[str], Sequence[sa.Executable]],
+    zone: str = "UTC",
+) -> list[pd.DataFrame]:
+    """One frame per statement (``statements(backend)``), each read by ``pandas.read_sql`` on one read-only
+    connection, the timestamp column as naive UTC (``zone`` as in ``read_window``).
+    """
+    import pandas as pd
+
+    with source_connection(url, source) as (conn, backend):
+        frames = [pd.read_sql(statement, conn) for statement in statements(backend)]
+    return [_utc_timestamps(frame, source, timestamp, zone) for frame in frames]
+
+
+@contextmanager
+def source_connection(url: str, source: SourceConfig) -> Iterator[tuple[sa.Connection, str]]:
+    """A read-only UTC connection to the source and its backend name, closed when the block ends. A bad URL,
+    and a failure inside the block, are one-line ``SourceSchemaError`` (retrying cannot help) or ``SourceError``.
+    """
     import pandas as pd
     import sqlalchemy as sa
 
     try:
         backend = sa.make_url(url).get_backend_name()
-        statement = window_statement(source, timestamp, window, future_after, zone, backend)
         engine = source_engine(url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:  # ValueError: a bad port
         raise SourceSchemaError(f"bad source URL: {first_line(exc)}") from exc
     try:
         with engine.connect() as conn:
-            frame = pd.read_sql(statement, conn)
+            yield conn, backend
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, sa.exc.SQLAlchemyError) else exc
         detail = first_line(getattr(cause, "orig", None) or cause)
@@ -252,6 +235,12 @@ def read_window(
         raise (SourceSchemaError if schema_problem else SourceError)(message) from exc
     finally:
         engine.dispose()
+
+
+def _utc_timestamps(frame: pd.DataFrame, source: SourceConfig, timestamp: str, zone: str) -> pd.DataFrame:
+    """``frame`` with its timestamp column as naive UTC; ``SourceSchemaError`` when it has no such column."""
+    import pandas as pd
+
     if timestamp not in frame.columns:
         raise SourceSchemaError(
             f"the source has no timestamp column {timestamp!r}; it has {', '.join(map(str, frame.columns))}"

@@ -31,6 +31,19 @@ class Window:
         holdout_start = as_of - timedelta(days=cfg.holdout_days)
         return cls(start=holdout_start - timedelta(days=days), holdout_start=holdout_start, end=as_of)
 
+    @classmethod
+    def span(cls, first: date, end: date) -> Window:
+        """The days ``[first, end)`` as a window without holdout days: a run of days to read."""
+        return cls(start=first, holdout_start=end, end=end)
+
+    def days(self) -> list[date]:
+        """Every day of the window, oldest first."""
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+    def end_instant(self) -> datetime:
+        """The first instant after the window: midnight UTC of ``end``, as a naive datetime."""
+        return _midnight(self.end)
+
     @property
     def last_day(self) -> date:
         """The newest day of data in the window (``end`` is exclusive)."""

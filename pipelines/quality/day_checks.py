@@ -24,6 +24,7 @@ also stays within ``min_rows_per_day`` .. ``max_rows_per_day``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -34,6 +35,7 @@ import pandas as pd
 from pipelines.config.model import ModelConfig
 from pipelines.config.quality_sections import DailyChecksConfig
 from pipelines.data.windows import Window
+from pipelines.quality.day_stats import DayStats, checked_columns, numeric_columns, window_day_stats
 
 DAILY_COLUMNS = ("check", "day", "column", "statistic", "observed", "low", "high", "typical")
 MIN_REFERENCE_DAYS = 7  # fewer earlier days with data: no relative checks (too little history to judge by)
@@ -70,61 +72,65 @@ def day_checks(cfg: ModelConfig, frame: pd.DataFrame, window: Window) -> pd.Data
     the window's first day with data to its last day: a day without rows inside that span counts as 0 rows.
     Rows outside the window (future timestamps) are left to the suite.
     """
-    rows: list[tuple[Any, ...]] = []
-    columns = [c for c in (*cfg.columns.features, cfg.columns.label) if c in frame.columns]
-    codes = _day_codes(frame, cfg.columns.timestamp, window)
-    if codes is not None and (codes < 0).any():
-        frame, codes = frame[codes >= 0], codes[codes >= 0]
-    span = f"{window.start.isoformat()}..{window.last_day.isoformat()}"
-    total = len(frame)
-    rows.append(("window", span, "*", "rows", total, 1, max(total, 1), np.nan))
+    columns = checked_columns(cfg, list(frame.columns))
+    numeric = numeric_columns(frame.dtypes, columns)
+    stats = window_day_stats(frame, cfg.columns.timestamp, window, columns, numeric)
+    if stats is not None:
+        return checks_from_stats(cfg, stats, window, columns, numeric)
+    span, total = _span(window), len(frame)  # no timestamps to tell the days by: the window's checks only
+    rows: list[tuple[Any, ...]] = [("window", span, "*", "rows", total, 1, max(total, 1), np.nan)]
     for column in columns if total else ():
         rows.append(("window", span, column, "non_null", int(frame[column].notna().sum()), 1, total, np.nan))
-    if codes is None or not total:
+    return pd.DataFrame(rows, columns=list(DAILY_COLUMNS))
+
+
+def checks_from_stats(
+    cfg: ModelConfig, stats: Sequence[DayStats], window: Window, columns: Sequence[str], numeric: Sequence[str]
+) -> pd.DataFrame:
+    """``day_checks`` from the aggregates of the window's days (``day_stats``; days without rows may be left
+    out), over the checked ``columns``, ``numeric`` among them: the same frame as from the window's rows.
+    """
+    span, total = _span(window), sum(s.rows for s in stats)
+    rows: list[tuple[Any, ...]] = [("window", span, "*", "rows", total, 1, max(total, 1), np.nan)]
+    for column in columns if total else ():
+        rows.append(("window", span, column, "non_null", total - sum(s.nulls[column] for s in stats), 1, total, np.nan))
+    present = [s for s in stats if s.rows]
+    if not present:
         return pd.DataFrame(rows, columns=list(DAILY_COLUMNS))
-    first = int(codes.min())
-    index = codes - first
-    first_day = window.start + timedelta(days=first)
+    first_day = min(s.day for s in present)
     n_days = (window.end - first_day).days
     days = [(first_day + timedelta(days=i)).isoformat() for i in range(n_days)]
-    counts = np.bincount(index, minlength=n_days).astype(float)
+    offsets = [(s.day - first_day).days for s in present]
+
+    def per_day(values: list[float]) -> np.ndarray:
+        found = np.zeros(n_days)
+        found[offsets] = values
+        return found
+
+    counts = per_day([s.rows for s in present])
     series = [_Series("*", "rows", "rows", counts, np.ones(n_days))]
     for column in columns:
-        values = frame[column]
-        nulls = np.bincount(index, weights=values.isna().to_numpy(), minlength=n_days)
-        series.append(_Series(column, "null_rate", "rate", nulls, counts))
-        if not pd.api.types.is_numeric_dtype(values.dtype):
+        series.append(_Series(column, "null_rate", "rate", per_day([s.nulls[column] for s in present]), counts))
+        if column not in numeric:
             continue
-        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-        infinite = np.bincount(index, weights=np.isinf(numbers).astype(float), minlength=n_days)
+        infinite = per_day([s.infinite[column] for s in present])
         rows += [("day", days[d], column, "infinite", infinite[d], 0, 0, np.nan) for d in range(n_days) if counts[d]]
-        series.append(_mean_series(column, cfg, numbers, index, n_days))
+        sums, finite = per_day([s.sums[column] for s in present]), per_day([s.finite[column] for s in present])
+        squares = float(np.sum([s.squares[column] for s in present]))
+        series.append(_mean_series(column, cfg, sums, finite, squares))
     if cfg.quality.daily.enabled:
         rows += _relative_rows(series, days, first_day, cfg)
     return pd.DataFrame(rows, columns=list(DAILY_COLUMNS))
 
 
-def _day_codes(frame: pd.DataFrame, timestamp: str, window: Window) -> np.ndarray | None:
-    """Each row's day as an offset from the window's start, -1 outside the window; None without timestamps."""
-    if timestamp not in frame.columns or not pd.api.types.is_datetime64_any_dtype(frame[timestamp].dtype):
-        return None
-    stamps = frame[timestamp]
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    day = stamps.to_numpy().astype("datetime64[D]")
-    offset = (day - np.datetime64(window.start, "D")).astype("int64")
-    valid = ~np.isnat(day) & (offset >= 0) & (offset < (window.end - window.start).days)
-    return np.where(valid, offset, -1)
+def _span(window: Window) -> str:
+    return f"{window.start.isoformat()}..{window.last_day.isoformat()}"
 
 
-def _mean_series(column: str, cfg: ModelConfig, numbers: np.ndarray, index: np.ndarray, n_days: int) -> _Series:
+def _mean_series(column: str, cfg: ModelConfig, sums: np.ndarray, count: np.ndarray, squares: float) -> _Series:
     """Daily means of the finite values (a binary label's: its rate), with the values' standard deviation."""
-    finite = np.isfinite(numbers)
-    kept = np.where(finite, numbers, 0.0)
-    sums = np.bincount(index, weights=kept, minlength=n_days)
-    count = np.bincount(index, weights=finite, minlength=n_days)
     n = count.sum()
-    spread = float(np.sqrt(max(np.dot(kept, kept) / n - (sums.sum() / n) ** 2, 0.0))) if n > 1 else 0.0
+    spread = float(np.sqrt(max(squares / n - (sums.sum() / n) ** 2, 0.0))) if n > 1 else 0.0
     binary = column == cfg.columns.label and cfg.task == "binary"
     return _Series(column, "label_rate" if binary else "mean", "rate" if binary else "mean", sums, count, spread)
 

@@ -1,5 +1,7 @@
 """The pipeline's own database: the promotion ledger, promotion intents, locks, drift and performance checks,
-measured performance and each version's calibration.
+measured performance and each version's calibration; also the tables the lower layers define for it and take
+an engine for: the snapshot day ledger (``pipelines.data.day_ledger``) and the stored per-day check aggregates
+(``pipelines.quality.day_stats_store``).
 
 Everything that workers share lives here, never on one machine's disk, so many workers behave as one. The
 database is ``PIPELINES_LEDGER_URL``, else the MLflow backend when that is a SQL database, else ``ledger.db``
@@ -17,6 +19,8 @@ import sqlalchemy as sa
 
 from pipelines.config import settings
 from pipelines.config.settings import connect_args
+from pipelines.data import day_ledger
+from pipelines.quality import day_stats_store
 
 LedgerKind = Literal[
     "promoted",
@@ -170,7 +174,8 @@ def _engine(database_url: str) -> sa.Engine:
     with created.begin() as conn:
         if conn.dialect.name == "postgresql":  # workers starting together on a new database: one creates, the rest wait
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-        METADATA.create_all(conn, checkfirst=True)
+        for metadata in (METADATA, day_ledger.METADATA, day_stats_store.METADATA):
+            metadata.create_all(conn, checkfirst=True)
         _upgrade(conn)
     return created
 

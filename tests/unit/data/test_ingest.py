@@ -23,11 +23,11 @@ from pipelines.config import settings
 from pipelines.config.base import ConfigError
 from pipelines.config.loading import load_config
 from pipelines.config.model import ModelConfig
-from pipelines.data import ingest as ingest_mod
+from pipelines.data import snapshot_store
 from pipelines.data.arrow_normaliser import utc_from_wall_clock
-from pipelines.data.ingest import content_hash, ingest, load
+from pipelines.data.ingest import ingest, load
 from pipelines.data.source_errors import SourceError, SourceSchemaError
-from pipelines.data.sources import single_statement, window_statement
+from pipelines.data.sources import read_window, single_statement, window_statement
 from pipelines.data.windows import Window
 
 AS_OF = date(2026, 3, 1)  # demo window: [2026-01-11, 2026-03-01), 49 days
@@ -43,20 +43,25 @@ def with_source(cfg: ModelConfig, **source: str) -> ModelConfig:
 
 
 def test_same_date_twice_gives_same_snapshot_rewritten_whole(demo_cfg: ModelConfig, seeded_source: str) -> None:
-    # given a first snapshot whose file we age artificially
+    # given a first snapshot whose day files we age artificially
     first = ingest(demo_cfg, AS_OF, seeded_source)
     path = Path(first.path)
+    days = [Path(f) for f in first.files()]
     content = load(first)
     aged = 1_000_000_000 * 10**9
-    os.utime(path, ns=(aged, aged))
+    for day in days:
+        os.utime(day, ns=(aged, aged))
     # when the same date is ingested again
     second = ingest(demo_cfg, AS_OF, seeded_source)
-    # then path, hash and snapshot are the same, the file was replaced by the same data, nothing else is left
+    # then path, hash and snapshot are the same, the files were replaced by the same data, nothing else is left
     assert second == first
-    assert path.stat().st_mtime_ns != aged
+    assert [Path(f) for f in second.files()] == days and len(days) == 49
+    assert all(day.stat().st_mtime_ns != aged for day in days)
     pd.testing.assert_frame_equal(load(second), content)
     assert [p.name for p in path.parent.iterdir()] == [path.name], "no temp files or duplicates"
-    assert path.name == f"{first.content_hash[:16]}.parquet"
+    assert all([p.name for p in day.parent.iterdir()] == [day.name] for day in days)
+    assert path.name == f"{first.content_hash[:16]}.json"
+    assert days[0].parent.name == "2026-01-11" and days[-1].parent.name == "2026-02-28"
 
 
 def test_different_date_gives_different_snapshot(demo_cfg: ModelConfig, seeded_source: str) -> None:
@@ -154,10 +159,10 @@ def test_bad_url_is_a_source_error(demo_cfg: ModelConfig, home: Path, url: str) 
 
 
 def test_truncated_snapshot_is_whole_again_after_the_next_ingest(demo_cfg: ModelConfig, seeded_source: str) -> None:
-    # given a snapshot file cut short, as a full disk or a crash without rename-safety would leave it
+    # given a snapshot with a day file cut short, as a full disk or a crash without rename-safety would leave it
     first = ingest(demo_cfg, AS_OF, seeded_source)
     expected = load(first)
-    path = Path(first.path)
+    path = Path(first.files()[3])
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(Exception, match="Parquet magic bytes not found"):  # whatever pyarrow raises for a cut file
         load(first)
@@ -178,13 +183,16 @@ def finished_pid() -> int:
 def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(demo_cfg: ModelConfig, seeded_source: str) -> None:
     # given temp files in the model's snapshot folders: of a dead and of a live process of this host, of
     # another host (recent and two days old), of older releases (no host), and a file that is not ours
-    host = ingest_mod._HOST
+    host = snapshot_store.HOST
     token = "0123456789abcdef" * 2
     other = settings.snapshots_dir() / demo_cfg.name / "window=2025-01-01_2025-02-19"
     here = settings.snapshots_dir() / demo_cfg.name / "window=2026-01-11_2026-03-01"
+    day = settings.snapshots_dir() / demo_cfg.name / "days" / "2026-01-12"
     files = {
         "dead": other / f".ingest-{host}-{finished_pid()}-{token}.tmp",
+        "dead, day": day / f".ingest-{host}-{finished_pid()}-{token}.tmp",
         "live": here / f".ingest-{host}-{os.getpid()}-{token}.tmp",
+        "live, day": day / f".ingest-{host}-{os.getpid()}-{token}.tmp",
         "other host": here / f".ingest-build-7.example.org-{finished_pid()}-{token}.tmp",
         "other host, old": other / f".ingest-build-7.example.org-{os.getpid()}-{token}.tmp",
         "old release": here / f".ingest-{finished_pid()}-{token}.tmp",
@@ -199,15 +207,15 @@ def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(demo_cfg: Mod
         os.utime(files[name], (two_days_ago, two_days_ago))
     # when the model is ingested
     ingest(demo_cfg, AS_OF, seeded_source)
-    # then the dead writer's file and the day-old ones are gone, the rest stays
+    # then the dead writer's files and the day-old ones are gone, the rest stays
     left = {name for name, path in files.items() if path.exists()}
-    assert left == {"live", "other host", "old release", "not ours"}
+    assert left == {"live", "live, day", "other host", "old release", "not ours"}
 
 
 def test_temp_files_name_the_host_and_process(tmp_path: Path) -> None:
-    name = ingest_mod._temp_path(tmp_path).name
-    found = ingest_mod._TEMP_NAME.fullmatch(name)
-    assert found is not None and found["host"] == ingest_mod._HOST and found["pid"] == str(os.getpid())
+    name = snapshot_store.SnapshotStore(str(tmp_path)).temp_path(str(tmp_path)).rsplit("/", 1)[-1]
+    found = snapshot_store.TEMP_NAME.fullmatch(name)
+    assert found is not None and found["host"] == snapshot_store.HOST and found["pid"] == str(os.getpid())
 
 
 # --- source reads cannot write ------------------------------------------------------------------------------
@@ -246,9 +254,14 @@ def test_second_statement_is_refused_before_anything_runs(demo_cfg: ModelConfig,
 def test_a_writing_statement_fails_on_a_read_only_connection(demo_cfg: ModelConfig, seeded_source: str) -> None:
     # given a single statement that deletes the window's rows and returns them
     query = "DELETE FROM customer_events WHERE event_ts >= :window_start AND event_ts < :window_end RETURNING *"
-    # when ingesting it, then SQLite refuses the write (query_only) and it is not worth retrying
+    cfg = with_source(demo_cfg, query=query)
+    window = Window.for_as_of(AS_OF, demo_cfg.windows)
+    # when reading it as it is, then SQLite refuses the write (query_only) and it is not worth retrying
     with pytest.raises(SourceSchemaError, match="attempt to write a readonly database"):
-        ingest(with_source(demo_cfg, query=query), AS_OF, seeded_source)
+        read_window(seeded_source, cfg.source, "event_ts", window)
+    # and ingest, which first fingerprints the query's days as a subquery, refuses it too
+    with pytest.raises(SourceSchemaError, match="syntax error"):
+        ingest(cfg, AS_OF, seeded_source)
     assert load(ingest(demo_cfg, AS_OF, seeded_source)).shape[0] == 49 * ROWS_PER_DAY, "no row was deleted"
 
 
@@ -339,7 +352,7 @@ def test_wall_clock_source_gives_the_snapshot_of_a_utc_source(demo_cfg: ModelCon
     # then the snapshot is the same, hash and all
     assert snapshot.content_hash == reference.content_hash
     assert snapshot.rows == reference.rows == 49 * ROWS_PER_DAY
-    assert content_hash(load(snapshot)) == reference.content_hash
+    pd.testing.assert_frame_equal(load(snapshot), load(reference))
 
 
 def test_zone_for_a_column_with_its_own_zone_is_a_schema_error(demo_cfg: ModelConfig, home: Path) -> None:
