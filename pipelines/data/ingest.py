@@ -38,8 +38,6 @@ from typing import TYPE_CHECKING
 from pipelines.config.data_sections import SourceConfig
 from pipelines.config.model import ModelConfig
 from pipelines.data.day_files import DaysRead
-from pipelines.data.day_fingerprints import Fingerprints, fingerprint_days
-from pipelines.data.day_ledger import DayLedger, DayRecord, source_key
 from pipelines.data.snapshot import Snapshot
 from pipelines.data.snapshot_parts import DayPart, Engine, Manifest, write_manifest
 from pipelines.data.snapshot_reader import load as load
@@ -48,9 +46,12 @@ from pipelines.data.sources import future_bound, read_window
 from pipelines.data.windows import Window
 from pipelines.faults import stop_point
 
-if TYPE_CHECKING:  # pandas is imported where it is used: the Arrow path does not need it
+if TYPE_CHECKING:  # pandas and SQLAlchemy are imported where they are used: the Arrow path needs neither
     import pandas as pd
     import pyarrow as pa
+
+    from pipelines.data.day_fingerprints import Fingerprints
+    from pipelines.data.day_ledger import DayLedger, DayRecord
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +91,12 @@ def ingest(
     window = Window.for_as_of(as_of, cfg.windows, training_days)
     run = _Run(cfg, source_url, window, engine, store, store.join(cfg.name), _utc_now())
     store.remove_stale_temp_files(run.model_root)
-    columns = cfg.columns
-    prints = fingerprint_days(source_url, cfg.source, columns.timestamp, window, run.now, columns.timestamp_timezone)
-    key = source_key(cfg, source_url, engine)
-    reused = _reusable(run, ledger, key, prints)
-    read = _read(run, [d for d in sorted(prints.days) if d not in reused], prints, reuse_only=bool(reused))
-    schemas = {r.schema for r in reused.values()} | ({read.schema_digest} if read is not None else set())
-    if reused and len(schemas) > 1:
-        log.info("the source's columns changed since days of %s were read: reading the whole window", cfg.name)
-        reused, read = {}, _read(run, sorted(prints.days), prints, reuse_only=False)
-    stop_point("ingest_days_written")
-    if ledger is not None and read is not None:
-        ledger.record(cfg.name, key, _records(read, prints))
-    stop_point("ingest_days_recorded")
+    if ledger is None:
+        reused: dict[date, DayRecord] = {}
+        read: DaysRead | None = _read(run, window.days(), _later(run))
+        stop_point("ingest_days_written")
+    else:
+        reused, read = _incremental(run, ledger)
     parts = [DayPart(r.day, r.file, r.digest, r.rows) for r in reused.values()]
     parts += [d.part for d in read.days] if read is not None else []
     schema = read.schema if read is not None else _file_schema(run, next(iter(reused.values())))
@@ -124,11 +118,34 @@ def ingest(
     )
 
 
-def _reusable(run: _Run, ledger: DayLedger | None, key: str, prints: Fingerprints) -> dict[date, DayRecord]:
+def _incremental(run: _Run, ledger: DayLedger) -> tuple[dict[date, DayRecord], DaysRead | None]:
+    """The days to reuse, and the days read: those the ledger lacks or whose fingerprint changed, and the later
+    rows (the whole window again when the source's columns changed); records the days read.
+    """
+    from pipelines.data.day_fingerprints import fingerprint_days
+    from pipelines.data.day_ledger import source_key
+
+    cfg, columns = run.cfg, run.cfg.columns
+    prints = fingerprint_days(
+        run.source_url, cfg.source, columns.timestamp, run.window, run.now, columns.timestamp_timezone
+    )
+    key = source_key(cfg, run.source_url, run.engine)
+    reused = _reusable(run, ledger.recorded(cfg.name, key, run.window.start, run.window.end), prints)
+    later = _later(run) if prints.later_rows else None
+    missing = [day for day in sorted(prints.days) if day not in reused]
+    read = _read(run, missing, later) if missing or later or not reused else None  # an empty window: its schema
+    if reused and len({r.schema for r in reused.values()} | ({read.schema_digest} if read else set())) > 1:
+        log.info("the source's columns changed since days of %s were read: reading the whole window", cfg.name)
+        reused, read = {}, _read(run, sorted(prints.days), later)
+    stop_point("ingest_days_written")
+    if read is not None:
+        ledger.record(cfg.name, key, _records(read, prints))
+    stop_point("ingest_days_recorded")
+    return reused, read
+
+
+def _reusable(run: _Run, recorded: dict[date, DayRecord], prints: Fingerprints) -> dict[date, DayRecord]:
     """The recorded days whose fingerprint is the source's and whose file is in place with its recorded size."""
-    if ledger is None:
-        return {}
-    recorded = ledger.recorded(run.cfg.name, key, run.window.start, run.window.end)
     return {
         day: record
         for day, record in sorted(recorded.items())
@@ -137,13 +154,13 @@ def _reusable(run: _Run, ledger: DayLedger | None, key: str, prints: Fingerprint
     }
 
 
-def _read(run: _Run, days: list[date], prints: Fingerprints, reuse_only: bool) -> DaysRead | None:
-    """Read ``days`` and the later rows with the run's engine; None when there is nothing to read and days to
-    reuse (an empty window is read for its schema).
-    """
-    later = future_bound(run.window, run.now) if prints.later_rows and run.cfg.source.query is None else None
-    if not days and later is None and reuse_only:
-        return None
+def _later(run: _Run) -> datetime | None:
+    """The instant after which rows are read as impossible ones (table sources), None for query sources."""
+    return future_bound(run.window, run.now) if run.cfg.source.query is None else None
+
+
+def _read(run: _Run, days: list[date], later: datetime | None) -> DaysRead:
+    """Read ``days`` and the rows stamped after ``later`` with the run's engine into day files."""
     if run.engine == "arrow":
         from pipelines.data.arrow_days import read_days as stream_days
 
@@ -157,6 +174,8 @@ def _records(read: DaysRead, prints: Fingerprints) -> list[DayRecord]:
     """Ledger records of the days read whose rows are the ones fingerprinted (rows that arrived in between are
     in the snapshot, and the day is read again next time).
     """
+    from pipelines.data.day_ledger import DayRecord
+
     schema = read.schema_digest
     return [
         DayRecord(d.part.day, prints.days[d.part.day], d.part.file, d.part.digest, d.bytes, d.part.rows, schema)

@@ -20,6 +20,7 @@ and the CLI starts ~0.3 s sooner without SQLAlchemy.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -214,7 +215,6 @@ def source_connection(url: str, source: SourceConfig) -> Iterator[tuple[sa.Conne
     """A read-only UTC connection to the source and its backend name, closed when the block ends. A bad URL,
     and a failure inside the block, are one-line ``SourceSchemaError`` (retrying cannot help) or ``SourceError``.
     """
-    import pandas as pd
     import sqlalchemy as sa
 
     try:
@@ -225,7 +225,12 @@ def source_connection(url: str, source: SourceConfig) -> Iterator[tuple[sa.Conne
     try:
         with engine.connect() as conn:
             yield conn, backend
-    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+    except Exception as exc:
+        pandas = sys.modules.get("pandas")  # read_sql's errors, without importing pandas for the Arrow path
+        if not isinstance(exc, sa.exc.SQLAlchemyError) and not (
+            pandas is not None and isinstance(exc, pandas.errors.DatabaseError)
+        ):
+            raise
         cause = exc.__cause__ if isinstance(exc.__cause__, sa.exc.SQLAlchemyError) else exc
         detail = first_line(getattr(cause, "orig", None) or cause)
         message = f"cannot read {source.table or 'the query'} from {safe_url(url)}: {detail}"

@@ -22,9 +22,12 @@ import sqlalchemy as sa
 
 from pipelines.config.model import ModelConfig
 from pipelines.data import ingest as ingest_mod
+from pipelines.data.arrow_days import read_days
 from pipelines.data.arrow_digest import ArrowDigest
 from pipelines.data.ingest import ingest, load, window_frame
 from pipelines.data.snapshot import Snapshot
+from pipelines.data.snapshot_parts import Manifest, read_manifest
+from pipelines.data.snapshot_store import SnapshotStore
 from pipelines.data.source_errors import SourceError, SourceSchemaError
 from pipelines.data.windows import Window
 from pipelines.demo.seed import generate, seed
@@ -135,23 +138,27 @@ def test_column_types_are_normalised_like_the_sqlalchemy_path(
 def test_same_date_twice_gives_same_snapshot_rewritten_whole(demo_cfg: ModelConfig, pg_source: str) -> None:
     first = ingest(demo_cfg, AS_OF, pg_source)
     path = Path(first.path)
+    days = [Path(f) for f in first.files()]
     content = load(first)
     aged = 1_000_000_000 * 10**9
-    os.utime(path, ns=(aged, aged))
+    for day in days:
+        os.utime(day, ns=(aged, aged))
     second = ingest(demo_cfg, AS_OF, pg_source)
     assert second == first
-    assert path.stat().st_mtime_ns != aged, "the same data, written again over the file"
+    assert all(day.stat().st_mtime_ns != aged for day in days), "the same data, written again over the files"
     pd.testing.assert_frame_equal(load(second), content)
     assert [p.name for p in path.parent.iterdir()] == [path.name], "no temp files or duplicates"
-    assert path.name == f"{first.content_hash[:16]}.parquet"
+    assert all([p.name for p in day.parent.iterdir()] == [day.name] for day in days)
+    assert path.name == f"{first.content_hash[:16]}.json" and len(days) == 49
     assert "/snapshots/demo/window=2026-01-11_2026-03-01/" in first.path
+    assert "/snapshots/demo/days/2026-01-11/" in str(days[0])
 
 
 @postgres
 def test_batches_are_streamed_and_the_hash_ignores_batch_boundaries(
     demo_cfg: ModelConfig, pg_source: str, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given the hash and file of an ingest with the driver's default batches (16 MiB: one batch here)
+    # given the hash and files of an ingest with the driver's default batches (16 MiB: one batch here)
     reference = ingest(demo_cfg, AS_OF, pg_source)
     window = reference.window
     # when the same window is streamed in batches of ~32 KiB, watching Arrow's memory at every batch
@@ -164,16 +171,21 @@ def test_batches_are_streamed_and_the_hash_ignores_batch_boundaries(
 
     monkeypatch.setattr(ArrowDigest, "update", watching)
     before = pa.total_allocated_bytes()
-    path, digest, rows = ingest_mod._ingest_arrow(demo_cfg, window, pg_source, home / "small", batch_bytes=32_768)
-    # then the parquet file has many row groups, the same rows and the same hash
-    metadata = pq.ParquetFile(path).metadata
-    assert metadata.num_row_groups > 10
-    assert rows == metadata.num_rows == reference.rows
-    assert digest == reference.content_hash
-    pd.testing.assert_frame_equal(pd.read_parquet(path), load(reference))
+    store = SnapshotStore(str(home / "small"))
+    read = read_days(demo_cfg, pg_source, window.days(), None, store, store.root, window, batch_bytes=32_768)
+    # then the day files have many row groups in all, the same rows and the same digests
+    paths = [f"{store.root}/{day.part.file}" for day in read.days]
+    groups = sum(pq.ParquetFile(path).metadata.num_row_groups for path in paths)
+    assert groups > 49
+    assert read.rows == reference.rows
+    assert [f"{day.part.day}:{day.part.digest}" for day in read.days] == [
+        f"{part.day}:{part.digest}" for part in read_manifest(reference.path).parts
+    ]
+    assert Manifest("arrow", read.schema, tuple(d.part for d in read.days)).content_hash == reference.content_hash
+    pd.testing.assert_frame_equal(pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True), load(reference))
     # and memory held by Arrow stayed at a few batches, far below the window's ~1.5 MB
-    window_bytes = pq.read_table(path).nbytes
-    assert len(in_use) == metadata.num_row_groups
+    window_bytes = sum(pq.read_table(path).nbytes for path in paths)
+    assert len(in_use) == groups, "each batch's rows of a day are one row group"
     assert max(in_use) - before < window_bytes / 4
 
 
@@ -374,15 +386,16 @@ def test_broken_stream_is_a_source_error_and_leaves_no_file(
 
     monkeypatch.setattr(ArrowDigest, "update", kill_the_server_side)
     folder = home / "broken"
+    store = SnapshotStore(str(folder))
     with pytest.raises(SourceError) as info:
-        ingest_mod._ingest_arrow(demo_cfg, window, postgres_db, folder, batch_bytes=65_536)
+        read_days(demo_cfg, postgres_db, window.days(), None, store, store.root, window, batch_bytes=65_536)
     # then it is a SourceError (retrying may help), on one line, and no file or temp file is left
     assert not isinstance(info.value, SourceSchemaError)
     assert str(info.value).startswith(f"cannot read customer_events from {postgres_db}: ")
     # libpq names the cause or only the effect, depending on when the backend is terminated
     message = str(info.value)
     assert "\n" not in message and ("terminating connection" in message or "closed the connection" in message)
-    assert list(folder.iterdir()) == []
+    assert [p for p in folder.rglob("*") if p.is_file()] == []
 
 
 def _copy_rows(table: Any, conn: Any, keys: list[str], data_iter: Iterator[tuple[object, ...]]) -> None:
