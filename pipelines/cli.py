@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipelines.commands import champion, feedback, runs
-from pipelines.data.source_errors import first_line
-from pipelines.data.windows import parse_day
 from pipelines.errors import PipelinesError
+
+Verb = Callable[[argparse.Namespace], int]
 
 
 def _day(text: str) -> Any:
+    from pipelines.data.windows import parse_day
+
     try:
         return parse_day(text)
     except ValueError as exc:
@@ -146,32 +148,46 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _environment_failure(exc: Exception) -> str | None:
-    """One line for a store or server that failed to answer (MLflow, a database, HTTP); None for anything else."""
-    import requests
-    import sqlalchemy as sa
-    from mlflow.exceptions import MlflowException
+    """One line for a store or server that failed to answer (MLflow, a database, HTTP); None for anything else.
 
-    if isinstance(exc, sa.exc.DBAPIError):
+    Only libraries the verb imported can have raised, so none is imported here just to be ruled out.
+    """
+    from pipelines.data.source_errors import first_line
+
+    sa, mlflow_errors = sys.modules.get("sqlalchemy"), sys.modules.get("mlflow.exceptions")
+    if sa is not None and isinstance(exc, sa.exc.DBAPIError):
         return f"a database did not answer: {first_line(exc.orig or exc)}"
-    if isinstance(exc, MlflowException):
+    if mlflow_errors is not None and isinstance(exc, mlflow_errors.MlflowException):
         return f"MLflow failed: {first_line(exc)[:400]}"
-    if isinstance(exc, requests.RequestException | OSError):
+    if isinstance(exc, OSError):  # requests' errors too: its RequestException is an OSError
         return f"{type(exc).__name__}: {str(exc)[:400]}"
     return None
 
 
-_VERBS = {
-    "seed": runs.seed_command,
-    "ingest": runs.stage_command,
-    "validate": runs.stage_command,
-    "retrain": runs.retrain_command,
-    "drift": runs.drift_command,
-    "score": feedback.score_command,
-    "performance": feedback.performance_command,
-    "cadence": feedback.cadence_command,
-    "backfill": runs.backfill_command,
-    "status": champion.status_command,
-    "rollback": champion.rollback_command,
-    "alerts": champion.alerts_command,
-    "promote": champion.promote_command,
+def _lazy(module: str, function: str) -> Verb:
+    """The verb ``function`` of ``pipelines.commands.<module>``, imported when it runs: the parser and ``--help``
+    pay for no verb's libraries, and each verb only for its own.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        verb: Verb = getattr(importlib.import_module(f"pipelines.commands.{module}"), function)
+        return verb(args)
+
+    return run
+
+
+_VERBS: dict[str, Verb] = {
+    "seed": _lazy("runs", "seed_command"),
+    "ingest": _lazy("runs", "stage_command"),
+    "validate": _lazy("runs", "stage_command"),
+    "retrain": _lazy("runs", "retrain_command"),
+    "drift": _lazy("runs", "drift_command"),
+    "score": _lazy("feedback", "score_command"),
+    "performance": _lazy("feedback", "performance_command"),
+    "cadence": _lazy("feedback", "cadence_command"),
+    "backfill": _lazy("runs", "backfill_command"),
+    "status": _lazy("champion", "status_command"),
+    "rollback": _lazy("champion", "rollback_command"),
+    "alerts": _lazy("champion", "alerts_command"),
+    "promote": _lazy("champion", "promote_command"),
 }

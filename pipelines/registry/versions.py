@@ -1,43 +1,36 @@
 """MLflow tracking and model registry: experiments, versions born with their lineage, aliases.
 
+On a SQLite or PostgreSQL store, reading versions and aliases and moving aliases and tags go straight to
+MLflow's tables (``mlflow_tables``), so the verbs that need nothing else never import MLflow; whatever those
+tables cannot answer as MLflow would, and every other store, goes through MLflow's client.
+
 Every call has a deadline: an HTTP tracking server gets MLflow's own request timeout and retry settings
-(unless the environment sets them), and a SQL store is probed once with a connect timeout before MLflow's
-own engine, which would otherwise retry for minutes.
+(unless the environment sets them), and a SQL store is connected to with a connect timeout: directly, and
+once before MLflow's own engine is used, which would otherwise retry for minutes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pipelines.config import settings
 from pipelines.config.settings import connect_args
 from pipelines.data.source_errors import first_line, safe_url
 from pipelines.errors import PipelinesError
+from pipelines.registry import mlflow_tables
+from pipelines.registry.mlflow_tables import StoredRun, StoreUnreachable
+from pipelines.registry.version_info import LINEAGE_KEYS, VersionInfo
+
+T = TypeVar("T")
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
-LINEAGE_KEYS = (
-    "window_start",
-    "holdout_start",
-    "window_end",
-    "snapshot_hash",
-    "snapshot_path",
-    "config_hash",
-    "code_version",
-    "suite",
-    "trigger",
-    "trigger_cause",
-    "airflow_run_id",
-    "training_rows",
-)
-"""Tags every version is created with, in the call that creates it; a version missing one is never used."""
 FAILED_TAG = "failed"
 ROLLED_BACK_TAG = "rolled_back"
 CARD_TAG = "model_card"
@@ -51,46 +44,6 @@ _HTTP_DEFAULTS = {
 
 class NoChampion(PipelinesError, RuntimeError):
     """There is no champion (or it lacks what a step needs), so there is nothing to monitor or score with."""
-
-
-class StoreUnreachable(PipelinesError, RuntimeError):
-    """The MLflow tracking or registry store did not answer in time."""
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """A registered model version and the lineage and decision tags the pipeline put on it."""
-
-    version: int
-    run_id: str | None
-    tags: dict[str, str]
-
-    @property
-    def window_end(self) -> str | None:
-        """The end of the data window the version was trained on, from its tags."""
-        return self.tags.get("window_end")
-
-    @property
-    def missing_lineage(self) -> list[str]:
-        """Lineage tags this version lacks: any at all means it is never reused or promoted."""
-        return [key for key in LINEAGE_KEYS if key not in self.tags]
-
-    @property
-    def holdout_metrics(self) -> dict[str, float]:
-        """The holdout metrics the pipeline tagged the version with, by metric name."""
-        return {k.removeprefix("holdout."): float(v) for k, v in self.tags.items() if k.startswith("holdout.")}
-
-    def summary(self) -> dict[str, Any]:
-        """The version's window, snapshot, trigger, holdout metrics and decision, for ``status``."""
-        return {
-            "version": self.version,
-            "window_start": self.tags.get("window_start"),
-            "window_end": self.window_end,
-            "snapshot_hash": self.tags.get("snapshot_hash"),
-            "trigger": self.tags.get("trigger"),
-            "metrics": self.holdout_metrics,
-            "decision": self.tags.get("decision"),
-        }
 
 
 def client() -> Any:
@@ -170,8 +123,12 @@ def load_model(model: str, number: int) -> Any:
 
 def version(model: str, number: int) -> VersionInfo:
     """A registered version of ``model`` with its tags."""
-    mv = client().get_model_version(model, str(number))
-    return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
+
+    def via_client() -> VersionInfo:
+        mv = client().get_model_version(model, str(number))
+        return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
+
+    return _direct(lambda tables: VersionInfo(*tables.version(model, number)), via_client)
 
 
 def by_alias(model: str, alias: str) -> VersionInfo | None:
@@ -179,15 +136,23 @@ def by_alias(model: str, alias: str) -> VersionInfo | None:
 
     Any other failure (an unreachable store) propagates: "no champion" is never a guess.
     """
-    from mlflow.exceptions import MlflowException
 
-    try:
-        mv = client().get_model_version_by_alias(model, alias)
-    except MlflowException as exc:
-        if is_absent(exc):
-            return None
-        raise
-    return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
+    def via_client() -> VersionInfo | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = client().get_model_version_by_alias(model, alias)
+        except MlflowException as exc:
+            if is_absent(exc):
+                return None
+            raise
+        return VersionInfo(int(mv.version), mv.run_id, dict(mv.tags))
+
+    def from_tables(tables: mlflow_tables.Tables) -> VersionInfo | None:
+        found = tables.by_alias(model, alias)
+        return VersionInfo(*found) if found else None
+
+    return _direct(from_tables, via_client)
 
 
 def is_absent(exc: Any) -> bool:
@@ -197,9 +162,32 @@ def is_absent(exc: Any) -> bool:
 
 def all_versions(model: str) -> list[VersionInfo]:
     """Every version of the model, newest first."""
-    found = client().search_model_versions(f"name = '{_quoted(model)}'")
-    infos = [VersionInfo(int(mv.version), mv.run_id, dict(mv.tags)) for mv in found]
+
+    def via_client() -> list[VersionInfo]:
+        found = client().search_model_versions(f"name = '{_quoted(model)}'")
+        return [VersionInfo(int(mv.version), mv.run_id, dict(mv.tags)) for mv in found]
+
+    infos = _direct(lambda tables: [VersionInfo(*found) for found in tables.versions(model)], via_client)
     return sorted(infos, key=lambda v: v.version, reverse=True)
+
+
+def latest_run(model: str, stage: str) -> StoredRun | None:
+    """The newest active run tagged ``stage`` in the model's experiment, or None (no such run or experiment)."""
+
+    def via_client() -> StoredRun | None:
+        mlflow_client = client()
+        experiment = mlflow_client.get_experiment_by_name(model)
+        if experiment is None:
+            return None
+        runs = mlflow_client.search_runs(
+            [experiment.experiment_id],
+            f"tags.stage = '{_quoted(stage)}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return StoredRun(runs[0].info.run_id, runs[0].info.start_time, dict(runs[0].data.tags)) if runs else None
+
+    return _direct(lambda tables: tables.latest_run(model, "stage", stage), via_client)
 
 
 def find_version(model: str, tags: dict[str, str]) -> VersionInfo | None:
@@ -224,29 +212,43 @@ def register(model: str, model_uri: str, lineage: dict[str, str]) -> VersionInfo
 
 def set_tags(model: str, number: int, tags: dict[str, Any]) -> None:
     """Set tags on a version; values that are not strings are stored as JSON (cut at 5000 characters)."""
-    mlflow_client = client()
-    for key, value in tags.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        mlflow_client.set_model_version_tag(model, str(number), key, text[:5000])
+    texts = {key: (value if isinstance(value, str) else json.dumps(value))[:5000] for key, value in tags.items()}
+
+    def via_client() -> None:
+        mlflow_client = client()
+        for key, text in texts.items():
+            mlflow_client.set_model_version_tag(model, str(number), key, text)
+
+    _direct(lambda tables: tables.set_tags(model, number, texts), via_client)
 
 
 def delete_tag(model: str, number: int, key: str) -> None:
     """Remove a tag from a version; a tag that is not there is fine."""
-    from mlflow.exceptions import MlflowException
 
-    try:
-        client().delete_model_version_tag(model, str(number), key)
-    except MlflowException as exc:
-        if not is_absent(exc):
-            raise
+    def via_client() -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client().delete_model_version_tag(model, str(number), key)
+        except MlflowException as exc:
+            if not is_absent(exc):
+                raise
+
+    _direct(lambda tables: tables.delete_tag(model, number, key), via_client)
 
 
 def set_alias(model: str, alias: str, number: int | None) -> None:
     """Point ``alias`` at version ``number``; ``None`` removes the alias."""
     if number is None:
-        client().delete_registered_model_alias(model, alias)
+        _direct(
+            lambda tables: tables.delete_alias(model, alias),
+            lambda: client().delete_registered_model_alias(model, alias),
+        )
     else:
-        client().set_registered_model_alias(model, alias, str(number))
+        _direct(
+            lambda tables: tables.set_alias(model, alias, number),
+            lambda: client().set_registered_model_alias(model, alias, str(number)),
+        )
 
 
 def alias_version(model: str, alias: str) -> int | None:
@@ -258,6 +260,19 @@ def alias_version(model: str, alias: str) -> int | None:
 def mark_failed(model: str, number: int, stage: str, error: BaseException) -> None:
     """Mark a version whose run failed before judgement; a later judgement of it removes the mark."""
     set_tags(model, number, {FAILED_TAG: f"{stage}: {error}"})
+
+
+def _direct(on_tables: Callable[[mlflow_tables.Tables], T], via_client: Callable[[], T]) -> T:
+    """``on_tables`` on MLflow's tables when the store is SQLite or PostgreSQL and they can answer, else
+    ``via_client`` (MLflow's client, which answers or fails as MLflow does).
+    """
+    tables = mlflow_tables.for_uri(settings.tracking_uri())
+    if tables is not None:
+        try:
+            return on_tables(tables)
+        except mlflow_tables.Unanswered:
+            pass
+    return via_client()
 
 
 def _quoted(value: str) -> str:

@@ -1,20 +1,24 @@
 """The ``performance`` part of ``status``: the champion's latest realized and estimated primary metric, its trend
 and the latest decay check, from the pipeline's database.
+
+It reads the tables itself, in plain Python: the measuring code (``pipelines.performance.store`` and ``measure``)
+imports pandas and the CBPE estimator, more than ``status`` may spend.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
+from typing import Any
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
-from pipelines.performance import store
-from pipelines.performance.cadence import schedule_gap_days
-from pipelines.performance.measure import ALL_ROWS
 from pipelines.registry import db
+
+ALL_ROWS = ""
+"""``pipelines.performance.measure.ALL_ROWS``, the slice of a day's measurement over all its rows (a test keeps the
+two equal; importing it from there would cost pandas)."""
 
 
 @dataclass(frozen=True)
@@ -50,20 +54,16 @@ def latest_performance(
     """
     if champion_version is None:
         return None
-    series = store.series(model)
-    mine = series[
-        (series["model_version"] == champion_version) & (series["slice"] == ALL_ROWS) & (series["metric"] == metric)
-    ]
-    check, cadence = _latest_check(model), store.latest_cadence(model)
-    if mine.empty and check is None and cadence is None:
+    days = _daily(model, champion_version, metric)
+    check, recommended = _latest_check(model), _recommended_days(model)
+    if not days and check is None and recommended is None:
         return None
-    realized = mine[mine["kind"] == "realized"]
-    recommended = cadence[1] if cadence else None
+    realized = [d for d in days if d.kind == "realized"]
     return PerformanceStatus(
         champion_version=champion_version,
         metric=metric,
         realized=_newest(realized),
-        estimated=_newest(mine[mine["kind"] == "estimated"]),
+        estimated=_newest([d for d in days if d.kind == "estimated"]),
         trend_per_week=_trend(realized),
         checked_at=check[0] if check else None,
         decay=check[1] if check else None,
@@ -77,6 +77,8 @@ def _schedule_warning(cron: str | None, recommended: float | None) -> str | None
     """A warning when the retrain schedule leaves longer gaps than the measured cadence recommends."""
     if recommended is None:
         return None
+    from pipelines.performance.cadence import schedule_gap_days
+
     gap = schedule_gap_days(cron)
     if gap is None:
         return f"no retrain schedule, and cadence recommends retraining at least every {recommended:.0f} days"
@@ -85,22 +87,68 @@ def _schedule_warning(cron: str | None, recommended: float | None) -> str | None
     return None
 
 
-def _newest(rows: pd.DataFrame) -> DayValue | None:
-    if rows.empty:
+@dataclass(frozen=True)
+class _Day:
+    day: str
+    kind: str
+    value: float | None
+    rows: int
+
+
+def _daily(model: str, version: int, metric: str) -> list[_Day]:
+    """The version's measurements of ``metric`` over all rows, by day (oldest first) and kind."""
+    table = db.PERFORMANCE
+    query = (
+        sa.select(table.c.day, table.c.kind, table.c.value, table.c.rows)
+        .where(
+            table.c.model == model,
+            table.c.model_version == version,
+            table.c.slice == ALL_ROWS,
+            table.c.metric == metric,
+        )
+        .order_by(table.c.day, table.c.kind)
+    )
+    with db.engine().connect() as conn:
+        rows = conn.execute(query).all()
+    return [_Day(r.day, r.kind, _number(r.value), int(r.rows)) for r in rows]
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or math.isnan(float(value)) else float(value)
+
+
+def _newest(days: list[_Day]) -> DayValue | None:
+    if not days:
         return None
-    last = rows.sort_values("day").iloc[-1]
-    value = last["value"]
-    return DayValue(str(last["day"]), None if pd.isna(value) else float(value), int(last["rows"]))
+    last = max(days, key=lambda d: d.day)
+    return DayValue(str(last.day), last.value, last.rows)
 
 
-def _trend(realized: pd.DataFrame) -> float | None:
+def _trend(realized: list[_Day]) -> float | None:
     """The least-squares slope of the daily realized metric, per week; None with fewer than 7 days."""
-    known = realized.dropna(subset=["value"])
+    known = [(date.fromisoformat(d.day), d.value) for d in realized if d.value is not None]
     if len(known) < 7:
         return None
-    days = (pd.to_datetime(known["day"]) - pd.Timestamp(known["day"].min())).dt.days.to_numpy(dtype=float)
-    slope = np.polyfit(days, known["value"].to_numpy(dtype=float), 1)[0]
-    return round(float(slope) * 7, 6)
+    first = min(day for day, _ in known)
+    xs = [float((day - first).days) for day, _ in known]
+    ys = [value for _, value in known]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
+    return round(slope * 7, 6)
+
+
+def _recommended_days(model: str) -> float | None:
+    """The newest ``cadence`` result's recommended retrain interval (``store.latest_cadence``), or None."""
+    table = db.CADENCES
+    query = (
+        sa.select(table.c.result)
+        .where(table.c.model == model)
+        .order_by(table.c.computed_at.desc(), table.c.id.desc())
+        .limit(1)
+    )
+    with db.engine().connect() as conn:
+        result = conn.execute(query).scalar()
+    return None if result is None else dict(result).get("recommended_days")
 
 
 def _latest_check(model: str) -> tuple[str, bool, bool] | None:

@@ -153,25 +153,18 @@ def latest_quality(model: str) -> QualityStatus | None:
 
 def latest_drift(model: str) -> DriftStatus | None:
     """The most recent drift check of the model (its ``monitor`` run in MLflow), or None."""
-    client = registry.client()
-    experiment = client.get_experiment_by_name(model)
-    if experiment is None:
+    run = registry.latest_run(model, "monitor")
+    if run is None:
         return None
-    runs = client.search_runs(
-        [experiment.experiment_id], "tags.stage = 'monitor'", order_by=["attributes.start_time DESC"], max_results=1
-    )
-    if not runs:
-        return None
-    run = runs[0]
-    tags = run.data.tags
+    tags = run.tags
     return DriftStatus(
-        checked_at=datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(timespec="seconds"),
+        checked_at=datetime.fromtimestamp(run.start_time / 1000, UTC).isoformat(timespec="seconds"),
         window_end=tags.get("window_end"),
         champion_version=int(tags["champion_version"]) if tags.get("champion_version", "").isdigit() else None,
         drift=tags.get("drift") == "True",
         confirmed=tags.get("drift_confirmed") == "True",
         features=[f for f in tags.get("drifted", "").split(",") if f],
-        run_id=run.info.run_id,
+        run_id=run.run_id,
     )
 
 
