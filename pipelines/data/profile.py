@@ -4,7 +4,8 @@ Numeric features and the model's scores keep quantile bins of their reference va
 and a finer quantile sketch (for the KS statistic); categorical features keep the counts of their most
 common categories and an ``__other__`` bucket, and the names of the categories in it (so a value never seen
 in the reference is known as such). Missing values (NaN, None) are counted apart from the distributions.
-The profile is plain JSON, small enough to store next to the champion.
+The profile is plain JSON, small enough to store next to the champion. ``profile_parts`` builds the same
+profile from partitions of the reference data that are never all in one place.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class NumericProfile:
 
     def histogram(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """PSI-bin counts, sketch-bin counts and missing count of ``values``, from one sort of them."""
-        ordered, missing = _sorted_present(values)
-        return _bin_counts(ordered, self.cuts), _bin_counts(ordered, self.sketch_cuts), missing
+        ordered, missing = sorted_present(values)
+        return bin_counts(ordered, self.cuts), bin_counts(ordered, self.sketch_cuts), missing
 
 
 @dataclass(frozen=True)
@@ -151,20 +152,29 @@ def build_profile(
     sketch_quantiles: int = SKETCH_QUANTILES,
 ) -> Profile:
     """Profile the reference features and the model's scores on them (vectorised, no per-row Python)."""
+    check_arguments(numeric, categorical, bins, max_categories, sketch_quantiles)
+    if features.empty:
+        raise ValueError("the reference data has no rows")
+    require_columns(features, [*numeric, *categorical], "reference data")
+    return Profile(
+        n_rows=len(features),
+        numeric={name: _numeric_profile(numeric_values(features, name), bins, sketch_quantiles) for name in numeric},
+        categorical={
+            name: categorical_profile(*category_counts(features[name]), max_categories) for name in categorical
+        },
+        predictions=_numeric_profile(score_values(predictions), bins, sketch_quantiles),
+    )
+
+
+def check_arguments(
+    numeric: Sequence[str], categorical: Sequence[str], bins: int, max_categories: int, sketch_quantiles: int
+) -> None:
+    """ValueError unless there are bins, categories and at least one feature, each named once."""
     if bins < 2 or sketch_quantiles < 2 or max_categories < 1:
         raise ValueError("bins and sketch_quantiles must be at least 2, max_categories at least 1")
     names = [*numeric, *categorical]
     if not names or len(set(names)) != len(names):
         raise ValueError(f"profile at least one feature, each once (numeric or categorical), got {names}")
-    if features.empty:
-        raise ValueError("the reference data has no rows")
-    require_columns(features, names, "reference data")
-    return Profile(
-        n_rows=len(features),
-        numeric={name: _numeric_profile(numeric_values(features, name), bins, sketch_quantiles) for name in numeric},
-        categorical={name: _categorical_profile(features[name], max_categories) for name in categorical},
-        predictions=_numeric_profile(score_values(predictions), bins, sketch_quantiles),
-    )
 
 
 def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
@@ -200,14 +210,14 @@ def category_counts(series: pd.Series) -> tuple[pd.Series, int]:
 
 
 def _numeric_profile(values: np.ndarray, bins: int, sketch_quantiles: int) -> NumericProfile:
-    ordered, missing = _sorted_present(values)
+    ordered, missing = sorted_present(values)
     finite = ordered[np.isfinite(ordered)]
     cuts, sketch_cuts = (_quantile_cuts(finite, n) for n in (bins, sketch_quantiles))
     return NumericProfile(
         cuts=tuple(cuts.tolist()),
-        counts=tuple(_bin_counts(ordered, cuts).tolist()),
+        counts=tuple(bin_counts(ordered, cuts).tolist()),
         sketch_cuts=tuple(sketch_cuts.tolist()),
-        sketch_counts=tuple(_bin_counts(ordered, sketch_cuts).tolist()),
+        sketch_counts=tuple(bin_counts(ordered, sketch_cuts).tolist()),
         missing=missing,
     )
 
@@ -216,11 +226,16 @@ def _quantile_cuts(ordered: np.ndarray, n: int) -> np.ndarray:
     """The distinct inner ``n``-quantiles of sorted values (none for no values)."""
     if not ordered.size:
         return np.empty(0)
-    return np.unique(np.quantile(ordered, np.arange(1, n) / n))
+    return np.unique(np.quantile(ordered, quantile_levels(n)))
 
 
-def _categorical_profile(series: pd.Series, max_categories: int) -> CategoricalProfile:
-    present, missing = category_counts(series)
+def quantile_levels(n: int) -> np.ndarray:
+    """The inner ``n``-quantile levels ``1/n .. (n-1)/n`` the cuts are taken at."""
+    return np.arange(1, n) / n
+
+
+def categorical_profile(present: pd.Series, missing: int, max_categories: int) -> CategoricalProfile:
+    """The profile of a categorical feature from its counts per value (as ``category_counts`` gives them)."""
     ranked = present.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
     top, rest = ranked.iloc[:max_categories], ranked.iloc[max_categories:]
     return CategoricalProfile(
@@ -231,7 +246,7 @@ def _categorical_profile(series: pd.Series, max_categories: int) -> CategoricalP
     )
 
 
-def _sorted_present(values: np.ndarray) -> tuple[np.ndarray, int]:
+def sorted_present(values: np.ndarray) -> tuple[np.ndarray, int]:
     """The present values sorted, and the number of missing ones.
 
     Sorting once and searching the few cuts in the result is ~3x faster than searching every value among
@@ -242,7 +257,7 @@ def _sorted_present(values: np.ndarray) -> tuple[np.ndarray, int]:
     return ordered[:present], len(values) - present
 
 
-def _bin_counts(ordered: np.ndarray, cuts: Sequence[float] | np.ndarray) -> np.ndarray:
+def bin_counts(ordered: np.ndarray, cuts: Sequence[float] | np.ndarray) -> np.ndarray:
     """Counts of sorted values per bin ``[cut[i - 1], cut[i])``, with open outer bins."""
     below = np.searchsorted(ordered, np.asarray(cuts, dtype="float64"), side="left")
     return np.diff(below, prepend=0, append=len(ordered))
