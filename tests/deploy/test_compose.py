@@ -72,3 +72,45 @@ def test_no_secret_is_committed_in_the_compose_file():
     assert "${POSTGRES_PASSWORD" in text and "${AIRFLOW_JWT_SECRET" in text
     example = (ROOT / ".env.example").read_text()
     assert "SLACK" in example and "POSTGRES_PASSWORD" in example
+
+
+def _option(command: list[str], name: str) -> str:
+    """The value of ``--name value`` or ``--name=value`` in a command list."""
+    for i, arg in enumerate(command):
+        if arg == name:
+            return command[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    raise AssertionError(f"{name} not in {command}")
+
+
+def test_the_dask_services_run_the_project_image_and_report_their_health(compose):
+    services = compose["services"]
+    scheduler, worker = services["dask-scheduler"], services["dask-worker"]
+    for dask in (scheduler, worker):
+        # the image the Airflow services run (the pipelines package at the same version), without Airflow's entrypoint
+        assert (dask["image"], dask["build"]) == (
+            services["airflow-worker"]["image"],
+            services["airflow-worker"]["build"],
+        )
+        assert dask["entrypoint"][-1] == "dask"
+    assert scheduler["command"][0] == "scheduler" and worker["command"][0] == "worker"
+    # each health check asks the HTTP port its service listens on (served without a dashboard)
+    for dask, port in ((scheduler, "8787"), (worker, "8789")):
+        assert _option(dask["command"], "--dashboard-address") == f":{port}"
+        assert dask["healthcheck"]["test"][-1] == f"http://localhost:{port}/health"
+
+
+def test_airflow_trains_on_the_dask_scheduler_whose_workers_read_the_shared_snapshots(compose):
+    services = compose["services"]
+    scheduler, worker = services["dask-scheduler"], services["dask-worker"]
+    address = f"tcp://dask-scheduler:{_option(scheduler['command'], '--port')}"
+    assert worker["command"][1] == address
+    assert worker["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["PIPELINES_DASK_SCHEDULER"] == address, name
+        # snapshot paths the train task hands over resolve on the worker: the same volume at the same path
+        assert f"pipeline-state:{env['PIPELINES_HOME']}" in services[name]["volumes"]
+        assert f"pipeline-state:{env['PIPELINES_HOME']}" in worker["volumes"]
+    assert worker["environment"]["PIPELINES_HOME"] == services["airflow-worker"]["environment"]["PIPELINES_HOME"]
