@@ -2,8 +2,8 @@
 query source: one per run of consecutive days), each batch split by UTC day into that day's parquet file and
 digest as it arrives, on a second thread while the next batch is fetched.
 
-No Python objects per row, and memory stays at a few batches (16 MiB each) whatever the number of days: rows
-come ordered by the timestamp, so a day's file is closed when the next day's rows begin. Every file is written
+No Python objects per row, and memory stays at a few batches (16 MiB each) and one row group of a day whatever
+the number of days: rows come ordered by the timestamp, so a day's file is closed when the next day's rows begin. Every file is written
 to a temp file first; the names come from the digests, known at the end: only when the whole stream was read
 are the temp files moved over their final names (over a file of that name: the same data, perhaps damaged).
 """
@@ -33,10 +33,15 @@ from pipelines.data.windows import Window
 from pipelines.faults import stop_point
 
 _EPOCH = date(1970, 1, 1)
+ROW_GROUP_ROWS = 131_072
+"""Rows per row group of a day file (its last one holds the rest)."""
 
 
 class _DayFile:
-    """One day's temp parquet file and digest, written batch by batch."""
+    """One day's temp parquet file and digest, written batch by batch in row groups of ``ROW_GROUP_ROWS`` rows
+    (the last one shorter): the file's bytes depend on the day's rows only, not on how the driver batched them,
+    so every read of a day writes the same file (its size is what the day ledger checks).
+    """
 
     def __init__(self, store: SnapshotStore, model_root: str, day: date, schema: pa.Schema, timestamp: str) -> None:
         self.day = day
@@ -44,6 +49,7 @@ class _DayFile:
         store.makedirs(self.folder)
         self.temp = store.temp_path(self.folder)
         self.digest = ArrowDigest(schema)
+        self._pending: list[pa.RecordBatch] = []
         self._resources = ExitStack()
         handle: IO[bytes] = self._resources.enter_context(store.open_output(self.temp))
         strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
@@ -54,17 +60,27 @@ class _DayFile:
         self.open = True
 
     def write(self, batch: pa.RecordBatch) -> None:
+        """Add a batch of the day's rows (written out a whole row group at a time)."""
         if not self.open:  # rows come ordered by time: a day never comes back after a later one
             raise SourceError(f"cannot read the source's rows by day: rows of {self.day} came after later days")
-        self._writer.write_batch(batch)
         self.digest.update(batch)
+        self._pending.append(batch)
+        if sum(b.num_rows for b in self._pending) >= ROW_GROUP_ROWS:
+            rows = pa.Table.from_batches(self._pending).combine_chunks()  # pages then follow the rows, not batches
+            whole = rows.num_rows - rows.num_rows % ROW_GROUP_ROWS
+            self._writer.write_table(rows.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+            self._pending = rows.slice(whole).to_batches()
 
     def close(self) -> None:
+        """Write the last rows and close the file."""
         if self.open:
             self.open = False
+            if self._pending:
+                rows = pa.Table.from_batches(self._pending).combine_chunks()
+                self._writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+            self._pending = []
             self._writer.close()
             self._resources.close()
-            stop_point("ingest_day_streamed")
 
 
 def read_days(
@@ -119,8 +135,9 @@ def _stream(
                 file = files.get(day)
                 if file is None:
                     for earlier in files.values():  # ordered by time: earlier days are complete
-                        if earlier.day < day:
+                        if earlier.open and earlier.day < day:
                             earlier.close()
+                            stop_point("ingest_day_streamed")
                     file = files[day] = _DayFile(store, model_root, day, stream.schema, ts)
                 file.write(rows)
 
