@@ -4,7 +4,7 @@ Window bounds are SQL literals here, not bound parameters, and on purpose: the A
 (1.13) streams a result with ``COPY (query) TO STDOUT (FORMAT binary)`` only when the query has no bound
 parameters. With parameters it runs ``PQexecParams`` and holds the whole result in libpq memory before the
 first batch (1,000,000 demo rows: one batch, ~1 GB resident instead of ~150 MB), and COPY itself cannot
-take parameters. So ``window_query`` writes the bounds as ``CAST('2026-01-11 00:00:00' AS TIMESTAMP
+take parameters. So ``spans_query`` writes the bounds as ``CAST('2026-01-11 00:00:00' AS TIMESTAMP
 WITHOUT TIME ZONE)`` (what psycopg2 sends for a bound ``datetime``) with ``timestamp_literal``, which
 accepts only naive ``datetime`` objects (from ``Window.bounds()`` and the wall clock) and raises for
 anything else: no text from a config or a user is ever put into the SQL. Identifiers, validated as plain
@@ -21,7 +21,6 @@ from datetime import datetime
 
 from pipelines.config.data_sections import SourceConfig
 from pipelines.data.source_errors import SourceSchemaError
-from pipelines.data.sources import future_bound
 from pipelines.data.sql_text import single_statement
 from pipelines.data.windows import Window, wall_clock
 
@@ -42,28 +41,6 @@ def timestamp_literal(value: datetime) -> str:
     return f"CAST('{value.isoformat(sep=' ')}' AS TIMESTAMP WITHOUT TIME ZONE)"
 
 
-def window_query(
-    source: SourceConfig,
-    timestamp: str,
-    window: Window,
-    future_after: datetime | None = None,
-    order_by: Sequence[str] = (),
-    zone: str = "UTC",
-    as_text: Collection[str] = (),
-) -> str:
-    r"""The SQL text the driver runs for a window: the rows of ``sources.window_statement``, ordered by ``order_by``.
-
-    Identifiers (validated by the config) are always double-quoted; the bounds are ``timestamp_literal``s
-    (wall-clock times in ``zone``, as ``Window.bounds``). A query source must be a single statement; it gets
-    the bounds in place of ``:window_start`` and ``:window_end``, found as SQLAlchemy's ``text()`` finds
-    parameters (``::`` casts and ``\:`` escapes are left alone); any other parameter is a
-    ``SourceSchemaError``, as it would fail on the SQLAlchemy path. Columns in ``as_text`` are ordered as text
-    by code point.
-    """
-    later = future_bound(window, future_after) if source.query is None else None
-    return spans_query(source, timestamp, [window], later, order_by, zone, as_text)
-
-
 def spans_query(
     source: SourceConfig,
     timestamp: str,
@@ -73,8 +50,15 @@ def spans_query(
     zone: str = "UTC",
     as_text: Collection[str] = (),
 ) -> str:
-    """``window_query`` for the rows in any of ``spans`` (runs of whole days) or stamped after ``later`` (naive
-    UTC): ``sources.spans_statement`` as SQL text. A query source takes exactly one span and no ``later``.
+    r"""The SQL text the driver runs: the rows of ``sources.spans_statement``, in any of ``spans`` (runs of whole
+    days) or stamped after ``later`` (naive UTC), ordered by ``order_by``.
+
+    Identifiers (validated by the config) are always double-quoted; the bounds are ``timestamp_literal``s
+    (wall-clock times in ``zone``, as ``Window.bounds``). A query source takes exactly one span and no ``later``,
+    and must be a single statement; it gets the span's bounds in place of ``:window_start`` and ``:window_end``,
+    found as SQLAlchemy's ``text()`` finds parameters (``::`` casts and ``\:`` escapes are left alone); any
+    other parameter is a ``SourceSchemaError``, as it would fail on the SQLAlchemy path. Columns in ``as_text``
+    are ordered as text by code point.
     """
     if source.query is not None:
         if len(spans) != 1 or later is not None:

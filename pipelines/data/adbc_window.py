@@ -1,8 +1,8 @@
 """PostgreSQL windows straight into Arrow: binary COPY through the ADBC driver, streamed as record batches.
 
-``ingest`` uses this for PostgreSQL sources (see ``adbc_url.use_arrow``); every other dialect, and PostgreSQL
-when the environment variable ``PIPELINES_INGEST_ENGINE=sqlalchemy`` is set, goes through
-``pipelines.data.sources.read_window`` (SQLAlchemy + pandas). The SQL text is ``adbc_query.window_query``;
+``ingest`` uses this (through ``arrow_days``) for PostgreSQL sources (see ``adbc_url.use_arrow``); every other
+dialect, and PostgreSQL when the environment variable ``PIPELINES_INGEST_ENGINE=sqlalchemy`` is set, goes through
+``frame_days`` (SQLAlchemy + pandas). The SQL text is ``adbc_query.spans_query``;
 the batches are normalised by ``arrow_normaliser.Normaliser``.
 
 The connection is guarded as the SQLAlchemy path's (see ``pipelines.data.sources``): libpq's

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 
+from pipelines.config import settings
 from pipelines.data.windows import Window
 
 
@@ -31,6 +33,17 @@ class Snapshot:
     def to_dict(self) -> dict[str, object]:
         """The snapshot's fields as a plain dict."""
         return asdict(self)
+
+    def local_folder(self) -> Path:
+        """The local folder for what is written about this snapshot (gate results, Data Docs): the folder of its
+        manifest when it is on this disk, else its window's folder under ``settings.snapshots_dir()`` (a snapshot
+        in an object store, ``PIPELINES_SNAPSHOT_URL``).
+        """
+        from pipelines.data.snapshot_store import is_url
+
+        if not is_url(self.path):
+            return Path(self.path).parent
+        return settings.snapshots_dir() / self.model / f"window={self.window_start}_{self.window_end}"
 
     def files(self) -> tuple[str, ...]:
         """The snapshot's parquet files (paths or URLs), oldest rows first: one per day."""

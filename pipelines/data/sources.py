@@ -116,7 +116,7 @@ def window_statement(
     ``future_after`` (naive UTC; table sources), rows stamped later than it are selected too, so the quality
     gate sees timestamps that cannot be true yet instead of them silently falling outside the window. A query
     source must be a single statement (``single_statement``, read as ``dialect`` writes SQL).
-    ``pipelines.data.adbc_query.window_query`` is the same SELECT as SQL text for the ADBC driver.
+    ``pipelines.data.adbc_query.spans_query`` is the same SELECT as SQL text for the ADBC driver.
     """
     later = future_bound(window, future_after) if source.query is None else None
     return spans_statement(source, timestamp, [window], later, zone, dialect)

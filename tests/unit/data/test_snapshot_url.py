@@ -54,10 +54,13 @@ def test_a_memory_store_holds_the_snapshot_and_serves_the_next_night(
     assert not fsspec.filesystem("memory").exists(dead), "the dead writer's temp file was removed"
     assert not (home / "snapshots").exists()
     assert (second.rows_read, second.rows_reused) == (ROWS_PER_DAY, 48 * ROWS_PER_DAY)
+    # and what is written about it (gate results, Data Docs) has a local folder, the one a local snapshot has
+    assert second.local_folder() == home / "snapshots" / "demo" / "window=2026-01-12_2026-03-02"
     # and the data are those of a local full read
     os.environ.pop("PIPELINES_SNAPSHOT_URL")
     local = ingest(demo_cfg, AS_OF + timedelta(days=1), seeded_source)
     assert local.content_hash == second.content_hash and not is_url(local.path)
+    assert local.local_folder() == second.local_folder() == Path(local.path).parent
     os.environ["PIPELINES_SNAPSHOT_URL"] = memory_url
     pd.testing.assert_frame_equal(load(second), load(local))
     pd.testing.assert_frame_equal(pd.concat(list(iter_frames(second)), ignore_index=True), load(local))
