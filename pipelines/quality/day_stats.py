@@ -78,13 +78,18 @@ def window_day_stats(
     """``day_stats`` of each day of ``window`` with rows in ``frame``, oldest first (rows outside the window are
     left out); None when the frame has no timestamp column to tell the days by.
     """
+    days = day_rows(frame, timestamp, window)
+    return None if days is None else [day_stats(day, rows, columns, numeric) for day, rows in days]
+
+
+def day_rows(frame: pd.DataFrame, timestamp: str, window: Window) -> list[tuple[date, pd.DataFrame]] | None:
+    """Each day of ``window`` with rows in ``frame`` and those rows, in frame order (slices when the frame is in
+    time order); None when the frame has no timestamp column to tell the days by.
+    """
     codes = day_codes(frame, timestamp, window)
     if codes is None:
         return None
-    return [
-        day_stats(window.start + timedelta(days=int(offset)), rows, columns, numeric)
-        for offset, rows in _days(frame, codes)
-    ]
+    return [(window.start + timedelta(days=offset), rows) for offset, rows in _days(frame, codes)]
 
 
 def day_codes(frame: pd.DataFrame, timestamp: str, window: Window) -> np.ndarray | None:

@@ -130,3 +130,18 @@ def test_stored_aggregates_read_back_exactly(demo_cfg: ModelConfig, seeded_sourc
     store.add("demo", "key", {"d" * 64: stats})
     store.add("demo", "key", {"d" * 64: stats})  # a second worker's same day: left as it is
     assert DayStats.from_dict(store.stored("demo", "key", ["d" * 64])["d" * 64]) == stats
+
+
+def test_a_loaded_window_stands_in_for_the_day_files(
+    demo_cfg: ModelConfig, seeded_source: str, engine: sa.Engine, files_read: list[str]
+) -> None:
+    # given a snapshot the gate has loaded anyway
+    snapshot = ingest(demo_cfg, AS_OF, seeded_source, ledger=DayLedger(engine))
+    frame = load(snapshot)
+    # when its per-day checks run with the frame, then no day file is read, and the result is the same
+    checks = snapshot_day_checks(demo_cfg, snapshot, DayStatsStore(engine), frame=frame)
+    assert files_read == []
+    pd.testing.assert_frame_equal(checks, day_checks(demo_cfg, frame, snapshot.window), check_exact=True)
+    # and the aggregates it stored serve the next run, which reads nothing either
+    pd.testing.assert_frame_equal(snapshot_day_checks(demo_cfg, snapshot, DayStatsStore(engine)), checks)
+    assert files_read == []
