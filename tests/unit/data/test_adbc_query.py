@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from pipelines.config.model import ModelConfig
-from pipelines.data.adbc_query import timestamp_literal, window_query
+from pipelines.data.adbc_query import spans_query, timestamp_literal
 from pipelines.data.source_errors import SourceSchemaError
 from pipelines.data.windows import Window
 
@@ -30,7 +30,8 @@ def with_source(cfg: ModelConfig, **source: str) -> ModelConfig:
 def test_window_query_renders_only_typed_timestamps(demo_cfg: ModelConfig, source: dict[str, str]) -> None:
     window = Window.for_as_of(AS_OF, demo_cfg.windows)
     cfg = with_source(demo_cfg, **source)
-    sql = window_query(cfg.source, "event_ts", window, datetime(2026, 5, 1, 12, 30), order_by=["event_ts", "ID"])
+    later = datetime(2026, 5, 1, 12, 30) if "table" in source else None  # a query source selects no later rows
+    sql = spans_query(cfg.source, "event_ts", [window], later, order_by=["event_ts", "ID"])
     assert "CAST('2026-01-11 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)" in sql
     assert "CAST('2026-03-01 00:00:00' AS TIMESTAMP WITHOUT TIME ZONE)" in sql
     assert sql.endswith('ORDER BY "event_ts", "ID"')
@@ -43,10 +44,27 @@ def test_window_query_renders_only_typed_timestamps(demo_cfg: ModelConfig, sourc
         assert "::bigint" in sql
 
 
+def test_runs_of_days_and_later_rows_are_one_condition_for_a_table(demo_cfg: ModelConfig) -> None:
+    # given two runs of days to read and the instant after which rows are impossible
+    spans = [Window.span(date(2026, 1, 20), date(2026, 1, 21)), Window.span(date(2026, 2, 28), date(2026, 3, 2))]
+    # when the query is built for a table, then it selects the rows of either run or later, in one statement
+    sql = spans_query(demo_cfg.source, "event_ts", spans, datetime(2026, 5, 1))
+    literal = "CAST('{}' AS TIMESTAMP WITHOUT TIME ZONE)".format
+    assert sql == (
+        'SELECT * FROM "customer_events" WHERE '
+        f'("event_ts" >= {literal("2026-01-20 00:00:00")} AND "event_ts" < {literal("2026-01-21 00:00:00")}) OR '
+        f'("event_ts" >= {literal("2026-02-28 00:00:00")} AND "event_ts" < {literal("2026-03-02 00:00:00")}) OR '
+        f'("event_ts" > {literal("2026-05-01 00:00:00")})'
+    )
+    # and a query source, which binds one window, is read one run at a time
+    with pytest.raises(ValueError, match="one span at a time"):
+        spans_query(with_source(demo_cfg, query=PREMIUM_QUERY).source, "event_ts", spans)
+
+
 def test_window_query_orders_text_columns_by_code_point_when_asked(demo_cfg: ModelConfig) -> None:
     window = Window.for_as_of(AS_OF, demo_cfg.windows)
     order = ["event_ts", "Plan", "tenure_months"]
-    sql = window_query(demo_cfg.source, "event_ts", window, order_by=order, as_text=["Plan"])
+    sql = spans_query(demo_cfg.source, "event_ts", [window], order_by=order, as_text=["Plan"])
     assert sql.endswith('ORDER BY "event_ts", CAST("Plan" AS text) COLLATE "C", "tenure_months"')
 
 
@@ -66,7 +84,7 @@ def test_query_parameters_are_found_as_sqlalchemy_finds_them(demo_cfg: ModelConf
     marked = sa.text(query).bindparams(window_start="START", window_end="END")
     expected = str(marked.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     start, end = (timestamp_literal(bound) for bound in window.bounds())
-    sql = window_query(with_source(demo_cfg, query=query).source, "event_ts", window)
+    sql = spans_query(with_source(demo_cfg, query=query).source, "event_ts", [window])
     assert sql == expected.replace("'START'", start).replace("'END'", end)
 
 
@@ -87,4 +105,4 @@ def test_query_with_another_parameter_is_a_schema_error(demo_cfg: ModelConfig) -
     query = "SELECT * FROM t WHERE plan = :plan AND event_ts >= :window_start AND event_ts < :window_end"
     cfg = with_source(demo_cfg, query=query)
     with pytest.raises(SourceSchemaError, match=r"uses parameters other than :window_start and :window_end: :plan$"):
-        window_query(cfg.source, "event_ts", Window.for_as_of(AS_OF, demo_cfg.windows))
+        spans_query(cfg.source, "event_ts", [Window.for_as_of(AS_OF, demo_cfg.windows)])
