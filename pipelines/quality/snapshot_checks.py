@@ -47,7 +47,11 @@ def snapshot_day_checks(
         if file.digest in stored:
             stats.append(stats_of(stored[file.digest], file.day))
             continue
-        rows = loaded[file.day] if file.day in loaded else _read(file.path, found.casts, columns)
+        rows = (
+            loaded[file.day]
+            if file.day in loaded
+            else _read(file.path, found.casts, list(dict.fromkeys([*columns, cfg.columns.timestamp])))
+        )
         stats.append(new.setdefault(file.digest, day_stats(file.day, rows, columns, numeric)))
     if store is not None:
         store.add(cfg.name, key, new)
@@ -55,6 +59,6 @@ def snapshot_day_checks(
 
 
 def _read(path: str, casts: dict[str, Any], columns: list[str]) -> pd.DataFrame:
-    """A day file's checked columns, with the window's dtypes."""
+    """A day file's ``columns``, with the window's dtypes."""
     frames = list(file_frames(path, casts, columns))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
