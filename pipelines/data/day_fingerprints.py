@@ -11,7 +11,8 @@ returns per UTC day of the timestamp column, computed by the database:
   through ``VACUUM FREEZE``; a dump and restore changes every day's, so they are read again (harmless).
 
 What it does not see: on SQLite and for query sources, an update of a non-timestamp value that keeps the
-count and the timestamps (re-ingest the window without the day ledger to pick it up); anywhere, a change of
+count and the timestamps (to have such days read again, delete the model's rows of the day ledger's table,
+``pipelines_snapshot_days``: the next run reads every day); anywhere, a change of
 the source's columns alone until a run reads a day (every nightly run reads its new day, and a day read with
 other columns than the stored ones makes the whole window read again). All sums are of integers, exact and
 independent of the order the database adds them in.
