@@ -75,13 +75,15 @@ class RewrittenSnapshot(Snapshot):
 
 
 def rewritten(snapshot: Snapshot, frame: pd.DataFrame, folder: Path, files: int, row_group_size: int) -> Snapshot:
-    """``frame`` as ``files`` parquet files of consecutive rows with small row groups (many partitions)."""
+    """``frame`` as ``files`` parquet files of consecutive rows with small row groups (many partitions), listed
+    as ``file://`` URLs (any fsspec URL reads alike).
+    """
     folder.mkdir()
     paths = []
     for i, rows in enumerate(np.array_split(np.arange(len(frame)), files)):
         path = folder / f"part-{i:02d}.parquet"
         frame.iloc[rows].to_parquet(path, index=False, row_group_size=row_group_size)
-        paths.append(str(path))
+        paths.append(path.as_uri())
     return RewrittenSnapshot(**snapshot.to_dict(), rewritten=tuple(paths))
 
 
@@ -135,7 +137,7 @@ def test_the_split_is_features_split_row_for_row_through_ties_and_missing_values
     home: Path, seeded_source: str, cluster: str, tmp_path: Path
 ) -> None:
     # Given: the demo rows shuffled, stamped to the 6 hours and keyed by 5 ids (rows tie on both), a missing
-    # key and two missing timestamps, in 5 files of 250-row groups (partitions cut through the ties)
+    # key and two missing timestamps, in 5 files of 250-row groups (partitions cut through the ties), read by URL
     cfg = with_engine(load_model("demo"), "dask", cluster)
     snapshot = ingest(cfg, AS_OF, seeded_source)
     rng = np.random.default_rng(5)
