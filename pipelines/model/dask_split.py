@@ -89,7 +89,8 @@ def plan_split(client: Any, frame: Any, cfg: ModelConfig, window: Window) -> Spl
     """The split of ``frame`` that ``features.split`` makes of the same rows; its FeatureErrors alike."""
     unsplit = SplitRule.of(cfg, window)
     tallies = each_partition(client, frame, _training_days, unsplit)
-    days = pd.concat([days for days, _ in tallies]).groupby(level=0, dropna=False).sum().sort_index(na_position="last")
+    per_day = pd.concat([counts for counts, _ in tallies])
+    days = per_day.groupby(level=0, dropna=False).sum().sort_index(na_position="last")
     n_train, n_holdout = int(days.sum()), sum(holdout for _, holdout in tallies)
     n_valid = round(n_train * cfg.windows.validation_fraction)
     if n_train - n_valid < 10 or n_valid < 1:
@@ -99,7 +100,7 @@ def plan_split(client: Any, frame: Any, cfg: ModelConfig, window: Window) -> Spl
     first_valid = n_train - n_valid
     ends = days.cumsum().to_numpy()
     day = int(np.searchsorted(ends, first_valid, side="right"))
-    cut_day, ranks = _day_ranks(days.index[day : day + 1])[0], [_day_ranks(days.index) for days, _ in tallies]
+    cut_day, ranks = _day_ranks(days.index[day : day + 1])[0], [_day_ranks(counts.index) for counts, _ in tallies]
     on_cut_day = [i for i, found in enumerate(ranks) if (found == cut_day).any()]
     rows = pd.concat(each_partition(client, frame.partitions[on_cut_day], _training_rows_of_day, unsplit, cut_day))
     rows = rows.sort_values(list(unsplit.order), kind="stable")
