@@ -1,14 +1,17 @@
 """What the model card measures beyond the decision: a learning curve from refits, and SHAP values.
 
 The learning curve refits the challenger's parameters with a fixed number of rounds (its best iteration) on
-the newest 1/8, 1/4, 1/2 and all of its training rows: the newest rows are kept because they are the most
-like the holdout, so a smaller share means "less history". Each refit uses one thread: on a few thousand
-rows that is as fast, and it never waits on cores busy with other tasks. When doubling the rows still raises the
-holdout metric by more than ``MORE_DATA_HELPS`` (relative), more data would likely help.
+the newest 1/8, 1/4 and 1/2 of its training rows (the largest capped at ``MAX_REFIT_ROWS``, the others its quarter
+and half), and its last point is the challenger itself (trained on all of them with those rounds): the newest
+rows are kept because they are the most like the holdout, so a smaller share means "less history". The refits
+run side by side, one thread each, without early stopping's per-round evaluation, so their cost stays bounded
+at any window size. When each doubling of the rows on the last step still raises the holdout metric by more than
+``MORE_DATA_HELPS`` (relative), more data would likely help.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,10 @@ from pipelines.model.metrics import METRICS, gain
 from pipelines.model.scoring import score
 from pipelines.model.train import estimator
 
-CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+REFIT_FRACTIONS = (0.125, 0.25, 0.5)
+"""Shares of the training rows refitted for the curve; its last point, all rows, is the challenger itself."""
+MAX_REFIT_ROWS = 150_000
+"""The largest refit's rows at most: the curve then costs under half of training on a million rows."""
 MORE_DATA_HELPS = 0.005
 SHAP_SAMPLE_ROWS = 500
 
@@ -38,32 +44,47 @@ class LearningCurve:
     verdict: str
 
 
-def learning_curve(cfg: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame, rounds: int) -> LearningCurve:
-    """Refit with ``rounds`` trees on growing shares of the (time-ordered) training rows, newest kept."""
+def learning_curve(
+    cfg: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame, model: Any, rounds: int
+) -> LearningCurve:
+    """Refits with ``rounds`` trees on growing shares of the (time-ordered) training rows, newest kept, then
+    ``model`` (fitted on all of ``train``) as the last point.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     metric = cfg.policy.primary_metric
     y = labels(holdout, cfg)
-    rows, values = [], []
-    for fraction in CURVE_FRACTIONS:
-        part = train.iloc[-max(round(len(train) * fraction), 1) :]
-        target = labels(part, cfg)
-        if cfg.task == "binary" and len(np.unique(target)) < 2:
-            continue
-        model = estimator(cfg, n_estimators=rounds, early_stopping_rounds=None, n_jobs=1, nthread=1)
-        model.fit(model_frame(part, cfg), target, verbose=False)
-        rows.append(len(part))
-        values.append(METRICS[metric](y, score(model, holdout, cfg).scores))
+    largest = min(len(train) * REFIT_FRACTIONS[-1], MAX_REFIT_ROWS)
+    shares = [fraction / REFIT_FRACTIONS[-1] for fraction in REFIT_FRACTIONS]
+    parts = [train.iloc[-max(round(largest * share), 1) :] for share in shares]
+    parts = [part for part in parts if cfg.task != "binary" or len(np.unique(labels(part, cfg))) > 1]
+
+    def refit(part: pd.DataFrame) -> Any:
+        fitted = estimator(cfg, n_estimators=rounds, early_stopping_rounds=None, n_jobs=1, nthread=1)
+        return fitted.fit(model_frame(part, cfg), labels(part, cfg), verbose=False)
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="learning-curve") as pool:
+        # the largest share first: the two threads then finish at about the same time
+        refits = list(reversed(list(pool.map(refit, reversed(parts)))))
+    rows = [*(len(part) for part in parts), len(train)]
+    values = [METRICS[metric](y, score(fitted, holdout, cfg).scores) for fitted in (*refits, model)]
     helps, verdict = curve_verdict(metric, rows, values)
     return LearningCurve(metric, rows, values, helps, verdict)
 
 
 def curve_verdict(metric: str, rows: Sequence[int], values: Sequence[float]) -> tuple[bool, str]:
-    """Whether the last step of the curve still gains more than ``MORE_DATA_HELPS`` of the metric, in words."""
+    """Whether the last step of the curve still gains more than ``MORE_DATA_HELPS`` of the metric per doubling of
+    the rows, in words.
+    """
     if len(values) < 2:
         return False, "too few training rows to draw a learning curve"
     step = gain(metric, values[-1], values[-2])
     relative = step / max(abs(values[-1]), 1e-12)
+    doublings = max(math.log2(rows[-1] / max(rows[-2], 1)), 1.0)
     change = f"going from {rows[-2]} to {rows[-1]} training rows changed {metric} by {step:+.4f} ({relative:+.1%})"
-    if relative > MORE_DATA_HELPS:
+    if doublings > 1:
+        change += f", {relative / doublings:+.1%} per doubling"
+    if relative / doublings > MORE_DATA_HELPS:
         return True, f"{change}: the curve still rises, more data would likely help"
     return False, f"{change}: the curve has flattened, more data alone is unlikely to help much"
 

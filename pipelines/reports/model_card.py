@@ -75,7 +75,7 @@ def write_model_card(
     """Write ``index.html`` and the PNG plots into ``folder``; returns the page's path."""
     best = getattr(model, "best_iteration", None)
     rounds = best + 1 if best is not None else model.get_booster().num_boosted_rounds()
-    curve = learning_curve(cfg, splits.train, splits.holdout, rounds)
+    curve = learning_curve(cfg, splits.train, splits.holdout, model, rounds)
     features, _ = aligned_frame(model, splits.holdout, cfg)
     shap_values, sample = contributions(model, features, rounds, cfg.xgboost.seed)
     failed = {c.name.removeprefix("slice:") for c in decision.checks if c.name.startswith("slice:") and not c.passed}

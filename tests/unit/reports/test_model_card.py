@@ -19,10 +19,12 @@ from pipelines.decision.verdict import Check, Decision
 from pipelines.jobs.steps import model_card
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.metrics import compute
-from pipelines.model.train import estimator, predict, train
+from pipelines.model.scoring import score
+from pipelines.model.train import estimator, fit, predict, train
 from pipelines.registry import versions as registry
 from pipelines.registry.versions import VersionInfo
-from pipelines.reports.card_analysis import CURVE_FRACTIONS, curve_verdict, learning_curve
+from pipelines.reports import card_analysis
+from pipelines.reports.card_analysis import REFIT_FRACTIONS, curve_verdict, learning_curve
 from pipelines.reports.model_card import CARD_PAGE, MODEL_CARD_ARTIFACT, PLOTS, card_folder, write_model_card
 
 AS_OF = date(2026, 3, 1)
@@ -101,11 +103,15 @@ def test_learning_curve_keeps_the_newest_rows(seeded_source: str, demo_cfg: Mode
     # given the seeded snapshot's time-ordered training rows
     snapshot = ingest(demo_cfg, AS_OF, seeded_source)
     splits = split(load(snapshot), demo_cfg, snapshot.window)
-    # when the curve is drawn with a fixed number of rounds
-    curve = learning_curve(demo_cfg, splits.train, splits.holdout, rounds=20)
-    # then it has one point per share, ending at every training row, each a finite holdout roc_auc
-    assert len(curve.rows) == len(CURVE_FRACTIONS)
+    model = fit(demo_cfg, splits)
+    # when the curve is drawn with the model's number of rounds
+    curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
+    # then it has one point per refitted share and one for the model, each a finite holdout roc_auc
+    assert len(curve.rows) == len(REFIT_FRACTIONS) + 1
     assert curve.rows == sorted(curve.rows) and curve.rows[-1] == len(splits.train)
+    assert curve.rows[-2] == round(len(splits.train) / 2)
+    holdout_auc = compute(("roc_auc",), labels(splits.holdout, demo_cfg), score(model, splits.holdout, demo_cfg).scores)
+    assert curve.values[-1] == holdout_auc["roc_auc"]
     assert curve.metric == "roc_auc"
     assert all(0.5 < v <= 1 for v in curve.values)
     assert (curve.more_data_helps, curve.verdict) == curve_verdict("roc_auc", curve.rows, curve.values)
@@ -125,6 +131,25 @@ def test_curve_verdict_says_whether_more_data_would_help(metric: str, values: li
     assert verdict[0] is helps
     assert "from 2000 to 4000 training rows" in verdict[1]
     assert ("more data would likely help" in verdict[1]) is helps
+
+
+def test_a_capped_curve_judges_its_last_step_per_doubling() -> None:
+    # 1000 -> 4000 rows is two doublings: +0.006 relative in all is +0.3% per doubling, flat
+    helps, text = curve_verdict("roc_auc", [500, 1000, 4000], [0.70, 0.78, 0.7847])
+    assert not helps and "per doubling" in text
+
+
+def test_the_largest_refit_is_capped(
+    seeded_source: str, demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = ingest(demo_cfg, AS_OF, seeded_source)
+    splits = split(load(snapshot), demo_cfg, snapshot.window)
+    model = fit(demo_cfg, splits)
+    monkeypatch.setattr(card_analysis, "MAX_REFIT_ROWS", 800)
+
+    curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
+
+    assert curve.rows == [200, 400, 800, len(splits.train)]
 
 
 def test_curve_verdict_needs_two_points() -> None:
