@@ -21,13 +21,14 @@ AIRFLOW_PORT ?= 8080
 MLFLOW_HOST ?= 127.0.0.1
 MLFLOW_PORT ?= 5000
 
-.PHONY: help install demo test test-fast lint browser bench up down clean
+.PHONY: help install demo test test-fast lint browser bench bench-10m up down clean
 
 help:
 	@echo "make demo   seed demo data and run the retrain DAG for several dates through Airflow's scheduler (embedded defaults)"
 	@echo "make test   lint, type-check and run the whole test suite with its coverage floor"
 	@echo "make test-fast  the unit tests only: the library alone, no server (under 2 minutes)"
-	@echo "make bench  run the benchmarks (drift vs Evidently, ingest vs raw ADBC and read_sql, predictions vs raw COPY, CBPE vs NannyML) and print their ratios"
+	@echo "make bench  run the benchmarks (retrain stages vs their raw work at 1M rows, CLI verbs, drift vs Evidently, ingest vs raw ADBC and read_sql, predictions vs raw COPY, CBPE vs NannyML) and print their ratios"
+	@echo "make bench-10m  the retrain chain at 10M rows a window (not in CI)"
 	@echo "make up     start Airflow (UI $(AIRFLOW_HOST):$(AIRFLOW_PORT)) and MLflow (UI $(MLFLOW_HOST):$(MLFLOW_PORT), login required) on the state in $(PIPELINES_HOME)"
 	@echo "make down   stop what make up started"
 	@echo "make clean  delete the state folder $(PIPELINES_HOME)"
@@ -63,10 +64,16 @@ test-fast: install
 	$(PY) -m pytest tests/unit -n 2 -q
 
 bench: install
+	$(PY) bench/retrain_bench.py
+	$(PY) bench/cli_bench.py
 	$(PY) bench/drift_bench.py
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/score_bench.py
 	$(PY) bench/cbpe_bench.py
+
+# The retrain chain at 10M rows a window (not in CI: about 15 minutes and 12 GB of memory here).
+bench-10m: install
+	$(PY) bench/retrain_bench.py --rows 10000000
 
 up: install
 	$(PY) scripts/stack.py up

@@ -6,7 +6,7 @@
 Makes a database of its own on the local PostgreSQL server (dropped at the end), loads the demo table
 (``pipelines.demo.seed.generate``) once with ADBC bulk ingest (binary COPY), spread over the demo model's 49 days
 so that the demo config's own window holds every row. Then, side by side on the same window and the same
-SQL text (the one ``ingest`` runs: bounds, future rows, ORDER BY timestamp, entity key):
+SQL text (the one ``ingest`` runs: the window's bounds and future rows; ingest orders the rows itself):
 
 1. in-process, median of ``--repeats`` rounds, interleaved (each contender goes first once): our ``ingest``
    (snapshot deleted before each run so it really writes), a raw ADBC fetch into an Arrow table,
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines.config.loading import load_model  # noqa: E402
-from pipelines.data.adbc_query import window_query  # noqa: E402
+from pipelines.data.adbc_query import spans_query  # noqa: E402
 from pipelines.data.adbc_url import libpq_uri  # noqa: E402
 from pipelines.data.ingest import _utc_now, ingest  # noqa: E402
 from pipelines.data.windows import Window  # noqa: E402
@@ -144,8 +144,7 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
     )
     del table
 
-    order = [cfg.columns.timestamp, cfg.columns.entity_key]
-    query = window_query(cfg.source, cfg.columns.timestamp, window, _utc_now(), order_by=order)
+    query = spans_query(cfg.source, cfg.columns.timestamp, [window], _utc_now())
     uri = libpq_uri(url)
     snapshots = home / "snapshots"
     print(f"window {window.start} .. {window.last_day} (as of {as_of}); the query:\n  {' '.join(query.split())}\n")
@@ -188,7 +187,7 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
             assert rows == args.rows, f"{label} read {rows} rows, expected {args.rows}"
         print(f"  round {round_ + 1}: " + ", ".join(f"{t[-1].wall:.2f} s" for t in times.values()), flush=True)
     snapshot = ingest(cfg, as_of, url)
-    size = Path(snapshot.path).stat().st_size / 2**20
+    size = sum(Path(f).stat().st_size for f in snapshot.files()) / 2**20
     median = {label: statistics.median(r.wall for r in runs) for label, runs in times.items()}
     ours, raw, pandas_time = median.values()
 

@@ -33,10 +33,14 @@ HELD = "held: the config requires approval and no answer was given (CLI: --appro
 
 
 def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | None = None) -> Snapshot:
-    """Read the window before ``as_of`` into an immutable snapshot."""
+    """Read the window before ``as_of`` into an immutable snapshot: from the source, only the days the pipeline's
+    day ledger does not hold already with the same server-side fingerprint.
+    """
+    from pipelines.data.day_ledger import DayLedger
     from pipelines.data.ingest import ingest as read_window
+    from pipelines.registry import db
 
-    snapshot = read_window(cfg, as_of, source_url, training_days)
+    snapshot = read_window(cfg, as_of, source_url, training_days, ledger=DayLedger(db.engine()))
     stop_point("ingested")
     return snapshot
 
@@ -44,10 +48,12 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
 def validate(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage, dry_run: bool = False) -> QualityReport:
     """Run the quality gate; a failed gate is recorded in the ledger (unless a dry run) and raised."""
     from pipelines.decision.promote import record_quality_block
+    from pipelines.quality.day_stats_store import DayStatsStore
     from pipelines.quality.gate import validate as run_suite
     from pipelines.quality.report import QualityGateFailed
+    from pipelines.registry import db
 
-    report = run_suite(cfg, snapshot)
+    report = run_suite(cfg, snapshot, day_stats=DayStatsStore(db.engine()))
     if not report.success:
         if not dry_run:
             failures = [str(check) for check in report.critical]

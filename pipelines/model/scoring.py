@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.model import ModelConfig
+from pipelines.model.estimators import predict
 from pipelines.model.features import FeatureError, model_frame
-from pipelines.model.train import predict
 
 Unseen = dict[str, dict[str, int]]
 """Rows per value never seen in training, per feature: ``{"region": {"newtown": 12}}``."""
@@ -70,7 +70,7 @@ def aligned_frame(model: Any, frame: pd.DataFrame, cfg: ModelConfig) -> tuple[pd
 
 
 def score(model: Any, frame: pd.DataFrame, cfg: ModelConfig) -> Scored:
-    """The model's scores on ``frame`` (as ``train.predict``), unseen categories scored as missing and counted.
+    """The model's scores on ``frame`` (as ``estimators.predict``), unseen categories scored as missing and counted.
 
     Raises ``FeatureError`` before scoring when a column is missing or does not fit the model.
     """

@@ -20,6 +20,7 @@ from pipelines.data.ingest import load
 from pipelines.data.profile import build_profile
 from pipelines.data.snapshot import Snapshot
 from pipelines.faults import stop_point
+from pipelines.model.estimators import PROFILE_SCORED_ROWS, estimator, predict
 from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.fitted import Fitted
 from pipelines.model.metrics import compute
@@ -28,7 +29,6 @@ from pipelines.registry import versions as registry
 from pipelines.registry.lineage import Lineage
 
 PROFILE_ARTIFACT = "drift_profile.json"
-PROFILE_SCORED_ROWS = 200_000
 OnRegistered = Callable[[int, pd.DataFrame, Any], None]
 """Called with a new version's number, its holdout rows and the fitted model."""
 log = logging.getLogger(__name__)
@@ -61,13 +61,6 @@ def config_hash(cfg: ModelConfig) -> str:
     if cfg.training.engine != "local":  # another engine fits another model; local keeps its older hashes
         relevant["engine"] = cfg.training.engine
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def predict(model: Any, features: pd.DataFrame, task: str) -> np.ndarray:
-    """Scores for the primary metric: positive-class probability or the regression value."""
-    if task == "binary":
-        return np.asarray(model.predict_proba(features)[:, 1], dtype="float64")
-    return np.asarray(model.predict(features), dtype="float64")
 
 
 def train(
@@ -156,22 +149,6 @@ def fit_local(cfg: ModelConfig, splits: Splits) -> Fitted:
         profile=profile,
         example=train_features.head(5),
     )
-
-
-def estimator(cfg: ModelConfig, **overrides: Any) -> Any:
-    """An unfitted XGBoost estimator with the config's parameters; ``overrides`` win."""
-    import xgboost as xgb
-
-    params: dict[str, Any] = {
-        "n_estimators": cfg.xgboost.num_boost_round,
-        "early_stopping_rounds": cfg.xgboost.early_stopping_rounds,
-        "random_state": cfg.xgboost.seed,
-        "tree_method": "hist",
-        "enable_categorical": True,
-        **cfg.xgboost.params,
-        **overrides,
-    }
-    return xgb.XGBClassifier(**params) if cfg.task == "binary" else xgb.XGBRegressor(**params)
 
 
 def fit(cfg: ModelConfig, splits: Splits) -> Any:

@@ -12,11 +12,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from pipelines.quality.day_stats import DayStats
+if TYPE_CHECKING:  # pandas comes with it: status reads this module's table without it
+    from pipelines.quality.day_stats import DayStats
 
 METADATA = sa.MetaData()
 
@@ -76,6 +77,8 @@ class DayStatsStore:
 
 def stats_of(stored: dict[str, Any], day: date) -> DayStats:
     """Stored aggregates as the ``DayStats`` of ``day`` (a file's digest may serve several windows' same day)."""
+    from pipelines.quality.day_stats import DayStats
+
     return DayStats.from_dict({**stored, "day": day.isoformat()})
 
 

@@ -14,22 +14,25 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import load
 from pipelines.data.snapshot import Snapshot
-from pipelines.quality.day_checks import day_checks
+from pipelines.quality.day_stats_store import DayStatsStore
 from pipelines.quality.gx_runner import run_suite
 from pipelines.quality.report import QualityReport
+from pipelines.quality.snapshot_checks import snapshot_day_checks
 from pipelines.quality.suites import suite_parameters
 
 log = logging.getLogger(__name__)
 
 
 def result_path(cfg: ModelConfig, snapshot: Snapshot) -> Path:
-    """Where ``validate`` writes the snapshot's report and full GX result (JSON, next to the snapshot)."""
-    return Path(snapshot.path).with_suffix(f".{cfg.quality.suite}.validation.json")
+    """Where ``validate`` writes the snapshot's report and full GX result (JSON, next to a local snapshot's
+    manifest; for one in an object store, in its window's local folder).
+    """
+    return snapshot.local_folder() / f"{PurePosixPath(snapshot.path).stem}.{cfg.quality.suite}.validation.json"
 
 
 def saved_report(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport | None:
@@ -38,21 +41,23 @@ def saved_report(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport | None:
     return QualityReport.from_dict(json.loads(path.read_text())["report"]) if path.exists() else None
 
 
-def validate(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport:
+def validate(cfg: ModelConfig, snapshot: Snapshot, day_stats: DayStatsStore | None = None) -> QualityReport:
     """Validate the snapshot against the model's suite and its per-day checks; never raises for failed checks.
 
     The GX file context lives next to the snapshot, in its window's folder, so concurrent runs of other
     windows or models never share GX state. The full validation results are written next to the snapshot and
-    rendered into Data Docs (``<window folder>/data_docs``); the report carries both paths.
+    rendered into Data Docs (``<window folder>/data_docs``); the report carries both paths. With ``day_stats``,
+    the per-day aggregates of day files validated before are reused, and only new days are aggregated.
     """
     frame = load(snapshot)
-    days = day_checks(cfg, frame, snapshot.window)
+    days = snapshot_day_checks(cfg, snapshot, day_stats, frame)
     result_file = result_path(cfg, snapshot)
+    result_file.parent.mkdir(parents=True, exist_ok=True)
     report, full_result, docs_path = run_suite(
         cfg.quality.suite,
         frame,
         cfg.name,
-        Path(snapshot.path).parent,
+        snapshot.local_folder(),
         suite_parameters(cfg, snapshot),
         days=days,
         day_severity=cfg.quality.daily.severity,

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.model import ModelConfig
+from pipelines.model.estimators import estimator
 from pipelines.model.features import labels, model_frame
 from pipelines.model.metrics import METRICS, gain
 from pipelines.model.scoring import score
-from pipelines.model.train import estimator
 
 REFIT_FRACTIONS = (0.125, 0.25, 0.5)
 """Shares of the training rows refitted for the curve; its last point, all rows, is the challenger itself."""

@@ -268,8 +268,9 @@ def test_drift_check_gives_the_same_report_on_both_engines(
 
     from pipelines.data.profile import build_profile
     from pipelines.jobs.monitor import check_drift
+    from pipelines.model.estimators import predict
     from pipelines.model.features import model_frame
-    from pipelines.model.train import PROFILE_ARTIFACT, predict
+    from pipelines.model.train import PROFILE_ARTIFACT
     from pipelines.registry import versions as registry
 
     # given a champion whose reference profile is the PostgreSQL training window

@@ -94,28 +94,16 @@ def two_versions(registry_home: Path) -> Path:
 
 
 def test_status_and_rollback_import_no_heavy_library(two_versions: Path) -> None:
-    heavy = HEAVY - {"pandas"}  # see test_status_imports_no_pandas
     code, loaded, output = run_cli(["status", "--json"])
     assert code == 0, output
     report = json.loads(output[: output.rindex("}") + 1])
     assert (report["champion"]["version"], report["previous_champion"]["version"]) == (2, 1)
     assert report["drift"]["features"] == ["age"] and report["performance"]["trend_per_week"] == pytest.approx(-0.07)
-    assert loaded & heavy == set()
+    assert loaded & HEAVY == set()
     code, loaded, output = run_cli(["rollback", "--reason", "too slow"])
     assert code == 0, output
     assert "rolled back from v2 to v1: too slow" in output
-    assert loaded & heavy == set()
+    assert loaded & HEAVY == set()
     code, loaded, output = run_cli(["status"])
     assert "champion now: v1 (data before 2026-03-01)" in output
-    assert loaded & heavy == set()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipelines.registry.db imports quality.day_stats_store, which imports quality.day_stats (pandas) "
-    "at module level; status and rollback pay for pandas until that import is lazy",
-)
-def test_status_imports_no_pandas(two_versions: Path) -> None:
-    code, loaded, output = run_cli(["status"])
-    assert code == 0, output
-    assert "pandas" not in loaded
+    assert loaded & HEAVY == set()

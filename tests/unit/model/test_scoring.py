@@ -13,9 +13,9 @@ from xgboost.core import XGBoostError
 from pipelines.config.data_sections import ColumnsConfig
 from pipelines.config.loading import load_model
 from pipelines.config.model import ModelConfig
+from pipelines.model.estimators import predict
 from pipelines.model.features import FeatureError, model_frame
 from pipelines.model.scoring import Scored, aligned_frame, score, trained_categories
-from pipelines.model.train import predict
 
 REGION_VALUE = {"east": 0.0, "north": 1.0, "south": 2.0, "west": 3.0}
 MISSING_VALUE = 5.0  # what a row without a region is worth, apart from every known region

@@ -16,9 +16,9 @@ from pipelines.decision.evaluate import evaluate
 from pipelines.decision.judge import judge
 from pipelines.decision.promote import promote
 from pipelines.decision.verdict import Check, Decision
+from pipelines.model.estimators import estimator
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.slices import MISSING, SliceMetric, slice_metrics
-from pipelines.model.train import estimator
 from pipelines.registry import versions as registry
 from tests.unit.decision.test_evaluate_promote import failed, metrics, with_policy
 

@@ -17,10 +17,11 @@ from pipelines.decision.evaluate import evaluate
 from pipelines.decision.promote import promote
 from pipelines.decision.verdict import Check, Decision
 from pipelines.jobs.steps import model_card
+from pipelines.model.estimators import estimator, predict
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.metrics import compute
 from pipelines.model.scoring import score
-from pipelines.model.train import estimator, fit, predict, train
+from pipelines.model.train import fit, train
 from pipelines.registry import versions as registry
 from pipelines.registry.versions import VersionInfo
 from pipelines.reports import card_analysis
