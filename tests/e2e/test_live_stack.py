@@ -111,7 +111,7 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
             (d, "success") for d in ("2026-02-25", "2026-02-26", "2026-02-27")
         ]
         assert "[3/3]" in result.stderr
-        windows = {p.name for p in (home / "snapshots" / "demo").glob("window=*") if any(p.glob("*.parquet"))}
+        windows = {p.name for p in (home / "snapshots" / "demo").glob("window=*") if any(p.glob("*.json"))}
         backfilled = {"window=2026-01-07_2026-02-25", "window=2026-01-08_2026-02-26", "window=2026-01-09_2026-02-27"}
         assert backfilled <= windows  # unpausing also starts today's scheduled run, which finds no data
         assert sorted(v.window_end for v in registry.all_versions("demo")) == ["2026-02-25", "2026-02-26", "2026-02-27"]
