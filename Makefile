@@ -71,7 +71,7 @@ bench: install
 	$(PY) bench/score_bench.py
 	$(PY) bench/cbpe_bench.py
 
-# The retrain chain at 10M rows a window (not in CI: about 15 minutes and 12 GB of memory here).
+# The retrain chain at 10M rows a window (not in CI: it needs many minutes and gigabytes of memory).
 bench-10m: install
 	$(PY) bench/retrain_bench.py --rows 10000000
 

@@ -35,11 +35,6 @@ class TrainingConfig(Frozen):
         description="The Dask scheduler's address (tcp://host:8786) for engine dask; the environment variable "
         "PIPELINES_DASK_SCHEDULER overrides it.",
     )
-    external_memory: Literal["auto", "always", "never"] = Field(
-        default="auto",
-        description="Local engine: train from the snapshot's batches with XGBoost's external memory when the "
-        "window would not fit in memory (auto), always, or never.",
-    )
 
 
 class BootstrapConfig(Frozen):
