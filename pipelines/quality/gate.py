@@ -1,7 +1,7 @@
 """Quality gate: run a model's GX Core suite (from ``expectations/``) on a snapshot, and per-day checks.
 
-Suites are versioned in git as JSON; each run syncs the suite into a file-based GX context in the
-state folder and validates the snapshot as an in-memory dataframe. Severity comes from the
+Suites are versioned in git as JSON; each run loads the suite into an in-memory GX context and validates
+the snapshot as an in-memory dataframe. Severity comes from the
 expectation's ``meta.severity`` (or GX's own ``severity`` field): ``critical`` blocks, ``warning``
 is reported.
 
@@ -44,9 +44,8 @@ def saved_report(cfg: ModelConfig, snapshot: Snapshot) -> QualityReport | None:
 def validate(cfg: ModelConfig, snapshot: Snapshot, day_stats: DayStatsStore | None = None) -> QualityReport:
     """Validate the snapshot against the model's suite and its per-day checks; never raises for failed checks.
 
-    The GX file context lives next to the snapshot, in its window's folder, so concurrent runs of other
-    windows or models never share GX state. The full validation results are written next to the snapshot and
-    rendered into Data Docs (``<window folder>/data_docs``); the report carries both paths. With ``day_stats``,
+    The GX context is in memory and the run's own, so concurrent runs never share GX state. The full
+    validation results are written next to the snapshot and rendered into Data Docs (``<window folder>/data_docs``); the report carries both paths. With ``day_stats``,
     the per-day aggregates of day files validated before are reused, and only new days are aggregated.
     """
     frame = load(snapshot)
