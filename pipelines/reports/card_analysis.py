@@ -5,7 +5,8 @@ the newest 1/8, 1/4 and 1/2 of its training rows (the largest capped at ``MAX_RE
 and half), and its last point is the challenger itself (trained on all of them with those rounds): the newest
 rows are kept because they are the most like the holdout, so a smaller share means "less history". The refits
 run side by side, one thread each, without early stopping's per-round evaluation, so their cost stays bounded
-at any window size. When each doubling of the rows on the last step still raises the holdout metric by more than
+at any window size, and every point is scored on the same sample of at most ``CURVE_HOLDOUT_ROWS`` holdout rows
+(the points are compared with each other, so what matters is that they share their rows). When each doubling of the rows on the last step still raises the holdout metric by more than
 ``MORE_DATA_HELPS`` (relative), more data would likely help.
 """
 
@@ -28,7 +29,9 @@ from pipelines.model.scoring import score
 REFIT_FRACTIONS = (0.125, 0.25, 0.5)
 """Shares of the training rows refitted for the curve; its last point, all rows, is the challenger itself."""
 MAX_REFIT_ROWS = 150_000
-"""The largest refit's rows at most, so the curve's cost stops growing with the window (not yet re-measured at 1M rows)."""
+"""The largest refit's rows at most, so the curve's cost stops growing with the window."""
+CURVE_HOLDOUT_ROWS = 50_000
+"""The holdout rows every point of the curve is scored on at most (a seeded sample, the same for each point)."""
 MORE_DATA_HELPS = 0.005
 SHAP_SAMPLE_ROWS = 500
 
@@ -53,6 +56,9 @@ def learning_curve(
     from concurrent.futures import ThreadPoolExecutor
 
     metric = cfg.policy.primary_metric
+    if len(holdout) > CURVE_HOLDOUT_ROWS:
+        picked = np.random.default_rng(cfg.xgboost.seed).choice(len(holdout), CURVE_HOLDOUT_ROWS, replace=False)
+        holdout = holdout.iloc[np.sort(picked)]
     y = labels(holdout, cfg)
     largest = min(len(train) * REFIT_FRACTIONS[-1], MAX_REFIT_ROWS)
     shares = [fraction / REFIT_FRACTIONS[-1] for fraction in REFIT_FRACTIONS]

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 
 from pipelines.config.model import ModelConfig
@@ -151,6 +152,26 @@ def test_the_largest_refit_is_capped(
     curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
 
     assert curve.rows == [200, 400, 800, len(splits.train)]
+
+
+def test_the_curve_scores_every_point_on_one_sample_of_the_holdout(
+    seeded_source: str, demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = ingest(demo_cfg, AS_OF, seeded_source)
+    splits = split(load(snapshot), demo_cfg, snapshot.window)
+    model = fit(demo_cfg, splits)
+    monkeypatch.setattr(card_analysis, "CURVE_HOLDOUT_ROWS", 400)
+    assert len(splits.holdout) > 400
+
+    curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
+
+    picked = np.sort(np.random.default_rng(demo_cfg.xgboost.seed).choice(len(splits.holdout), 400, replace=False))
+    sample = splits.holdout.iloc[picked]
+    on_sample = compute(("roc_auc",), labels(sample, demo_cfg), score(model, sample, demo_cfg).scores)["roc_auc"]
+    on_all = compute(("roc_auc",), labels(splits.holdout, demo_cfg), score(model, splits.holdout, demo_cfg).scores)[
+        "roc_auc"
+    ]
+    assert curve.values[-1] == on_sample != on_all
 
 
 def test_curve_verdict_needs_two_points() -> None:
