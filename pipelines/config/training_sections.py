@@ -25,7 +25,14 @@ class XGBoostConfig(Frozen):
 
 
 class TrainingConfig(Frozen):
-    """Where a model is fitted: in the worker's process (``local``) or on a ``dask.distributed`` cluster."""
+    """Where a model is fitted: in the worker's process (``local``) or on a ``dask.distributed`` cluster; and
+    for ``local``, whether XGBoost's quantized training matrix is held in memory or cached on disk.
+
+    ``memory: auto`` estimates what in-memory training needs (the window's rows times its bytes per row as
+    pandas holds one row group, times ``memory_plan.NEED_PER_WINDOW_BYTE``) and compares it with a budget: the
+    environment variable ``PIPELINES_TRAINING_MEMORY_BYTES`` when set, else half of the machine's available
+    memory (``MemAvailable`` in /proc/meminfo). Within the budget it trains in memory, else in external memory.
+    """
 
     engine: Literal["local", "dask"] = Field(
         default="local", description="local: XGBoost in the task's process; dask: xgboost.dask on a cluster."
@@ -34,6 +41,13 @@ class TrainingConfig(Frozen):
         default=None,
         description="The Dask scheduler's address (tcp://host:8786) for engine dask; the environment variable "
         "PIPELINES_DASK_SCHEDULER overrides it.",
+    )
+    memory: Literal["auto", "in_memory", "external"] = Field(
+        default="auto",
+        description="Engine local only. in_memory: the training rows streamed from the day files into XGBoost's "
+        "in-memory quantized matrix (QuantileDMatrix); external: into its external-memory matrix "
+        "(ExtMemQuantileDMatrix), its pages cached in a temporary folder on disk, for windows that do not fit; "
+        "auto: in_memory when the estimated need fits the memory budget, else external.",
     )
 
 

@@ -15,15 +15,13 @@ import pandas as pd
 
 from pipelines.config import settings
 from pipelines.config.model import ModelConfig
-from pipelines.config.training_sections import METRICS_BY_TASK
-from pipelines.data.ingest import load
-from pipelines.data.profile import build_profile
 from pipelines.data.snapshot import Snapshot
 from pipelines.faults import stop_point
-from pipelines.model.estimators import PROFILE_SCORED_ROWS, estimator, predict
-from pipelines.model.features import Splits, labels, model_frame, split
+from pipelines.model import memory_plan
+from pipelines.model.estimators import estimator
+from pipelines.model.features import Splits, labels, model_frame
 from pipelines.model.fitted import Fitted
-from pipelines.model.metrics import compute
+from pipelines.model.ordered_split import holdout_rows
 from pipelines.registry import locks
 from pipelines.registry import versions as registry
 from pipelines.registry.lineage import Lineage
@@ -50,8 +48,10 @@ class TrainResult:
         return asdict(self)
 
 
-def config_hash(cfg: ModelConfig) -> str:
-    """Hash of everything in the config that changes the trained model."""
+def config_hash(cfg: ModelConfig, external: bool = False) -> str:
+    """Hash of everything in the config that changes the trained model; ``external``: the local engine trains
+    in external memory (its quantiles come from pages of the data, so it is another model).
+    """
     relevant: dict[str, Any] = {
         "task": cfg.task,
         "columns": cfg.columns.model_dump(),
@@ -60,6 +60,8 @@ def config_hash(cfg: ModelConfig) -> str:
     }
     if cfg.training.engine != "local":  # another engine fits another model; local keeps its older hashes
         relevant["engine"] = cfg.training.engine
+    elif external:
+        relevant["memory"] = "external"
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -70,13 +72,17 @@ def train(
 
     Runs that would train the same thing wait for each other (a lock in the pipeline's database, at most
     ``PIPELINES_TRAIN_LOCK_TIMEOUT`` seconds, default 3600), so it is trained once even when two race.
-    The version is created with its whole lineage; no alias moves here. ``on_registered(version, holdout,
-    model)`` is called with the new version while the local engine still holds its holdout rows and model.
+    The local engine streams the training rows to XGBoost, in memory or in external memory as
+    ``training.memory`` says (``memory_plan``); the engine that ran is the version's ``training_engine`` tag:
+    ``local``, ``local-external`` or ``dask``. The version is created with its whole lineage; no alias moves
+    here. ``on_registered(version, holdout, model)`` is called with a new local version, its holdout rows (read
+    from the holdout days' files only) and its model.
     """
     lineage = lineage or Lineage()
+    external = cfg.training.engine == "local" and memory_plan.plan(cfg, snapshot).external
     identity = {
         "snapshot_hash": snapshot.content_hash,
-        "config_hash": config_hash(cfg),
+        "config_hash": config_hash(cfg, external),
         "code_version": settings.code_version(),
     }
     name = f"train:{cfg.name}:{':'.join(identity.values())}"
@@ -85,14 +91,14 @@ def train(
         existing = registry.find_version(cfg.name, identity)
         if existing is not None:
             return TrainResult(cfg.name, existing.version, existing.run_id, None, {}, reused=True)
-        holdout = None
         if cfg.training.engine == "dask":
             from pipelines.model import dask_engine
 
             fitted = dask_engine.fit(cfg, snapshot)
         else:
-            splits = split(load(snapshot), cfg, snapshot.window)
-            fitted, holdout = fit_local(cfg, splits), splits.holdout
+            from pipelines.model import streamed_engine
+
+            fitted = streamed_engine.fit(cfg, snapshot, external)
         model_uri, run_id = _log_model(cfg, snapshot, fitted)
         created = registry.register(
             cfg.name,
@@ -111,48 +117,17 @@ def train(
                 "training_engine": fitted.engine,
             },
         )
-        if on_registered is not None and holdout is not None:
-            on_registered(created.version, holdout, fitted.model)
+        if on_registered is not None and cfg.training.engine == "local":
+            on_registered(created.version, holdout_rows(snapshot, cfg), fitted.model)
     stop_point("version_created")
     best = getattr(fitted.model, "best_iteration", None)
     return TrainResult(cfg.name, created.version, run_id, best, fitted.validation_metrics, reused=False)
 
 
-def fit_local(cfg: ModelConfig, splits: Splits) -> Fitted:
-    """The local engine: fit in this process, score the validation rows, and profile the training rows (their
-    scores from at most ``PROFILE_SCORED_ROWS`` of them, evenly spaced in time: plenty for the score bins, and a
-    fraction of the cost of scoring millions).
-    """
-    model = fit(cfg, splits)
-    train_features = model_frame(splits.train, cfg)
-    valid_metrics = compute(
-        METRICS_BY_TASK[cfg.task],
-        labels(splits.validation, cfg),
-        predict(model, model_frame(splits.validation, cfg), cfg.task),
-    )
-    scored = np.linspace(0, len(train_features) - 1, min(len(train_features), PROFILE_SCORED_ROWS)).astype(int)
-    profile = build_profile(
-        train_features,
-        cfg.columns.numeric,
-        cfg.columns.categorical,
-        predict(model, train_features.iloc[np.unique(scored)], cfg.task),
-        bins=cfg.drift.bins,
-        max_categories=cfg.drift.max_categories,
-    )
-    return Fitted(
-        model=model,
-        engine="local",
-        train_rows=len(splits.train),
-        validation_rows=len(splits.validation),
-        holdout_rows=len(splits.holdout),
-        validation_metrics=valid_metrics,
-        profile=profile,
-        example=train_features.head(5),
-    )
-
-
 def fit(cfg: ModelConfig, splits: Splits) -> Any:
-    """The config's estimator fitted on the training rows, early-stopped on the validation rows."""
+    """The config's estimator fitted on splits held in memory, early-stopped on the validation rows (the
+    cadence job's refits, and the raw baseline of ``bench/retrain_bench.py``).
+    """
     model = estimator(cfg)
     model.fit(
         model_frame(splits.train, cfg),

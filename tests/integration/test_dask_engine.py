@@ -25,7 +25,7 @@ from pipelines.data.snapshot import Snapshot
 from pipelines.data.snapshot_reader import load
 from pipelines.errors import PipelinesError
 from pipelines.jobs.retrain import retrain
-from pipelines.model import dask_engine
+from pipelines.model import dask_engine, streamed_engine
 from pipelines.model.dask_cluster import SCHEDULER_ENV, TIMEOUT_ENV, DaskEngineError, connected
 from pipelines.model.dask_scoring import score_holdout
 from pipelines.model.dask_split import HOLDOUT, TRAIN, VALIDATION, plan_split, read_snapshot
@@ -33,7 +33,6 @@ from pipelines.model.estimators import predict
 from pipelines.model.features import labels, model_frame, split
 from pipelines.model.metrics import roc_auc
 from pipelines.model.scoring import score, trained_categories
-from pipelines.model.train import fit_local
 from pipelines.registry import versions as registry
 from tests.webhook_server import WebhookServer
 
@@ -98,7 +97,7 @@ def test_the_dask_engine_fits_on_the_same_rows_a_model_as_good_as_the_local_one(
 
     # When: it is fitted on the cluster, and in this process
     fitted = dask_engine.fit(cfg, snapshot)
-    local = fit_local(cfg, splits)
+    local = streamed_engine.fit(cfg, snapshot, external=False)
 
     # Then: the same rows in each part, a model of the same kind with the same categories, the same example
     assert fitted.engine == "dask" and type(fitted.model) is type(local.model)

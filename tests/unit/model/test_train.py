@@ -16,6 +16,7 @@ from mlflow.models import Model, infer_signature
 from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import ingest, load
 from pipelines.data.profile import Profile
+from pipelines.model import streamed_engine
 from pipelines.model import train as training
 from pipelines.model.features import model_frame, split
 from pipelines.registry import versions as registry
@@ -34,10 +35,10 @@ def test_the_signature_is_what_inference_finds_on_complete_rows(seeded_source: s
 def test_a_version_pins_its_requirements_names_its_engine_and_hands_on_its_holdout(
     registry_home: Path, seeded_source: str, demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given: a snapshot, and a profile that scores only 100 training rows
+    # Given: a snapshot, and a profile that scores about 100 training rows (every 51st of the snapshot's)
     snapshot = ingest(demo_cfg, AS_OF, seeded_source)
     splits = split(load(snapshot), demo_cfg, snapshot.window)
-    monkeypatch.setattr(training, "PROFILE_SCORED_ROWS", 100)
+    monkeypatch.setattr(streamed_engine, "PROFILE_SCORED_ROWS", 100)
     handed: list[tuple[int, pd.DataFrame, Any]] = []
 
     # When: it is trained
@@ -56,11 +57,12 @@ def test_a_version_pins_its_requirements_names_its_engine_and_hands_on_its_holdo
     requirements = (folder / "requirements.txt").read_text().split()
     assert "xgboost-cpu==3.2.0" in requirements and any(r.startswith("mlflow==") for r in requirements)
     assert Model.load(folder).signature.to_dict() == training.signature(demo_cfg).to_dict()
-    # and the drift profile counts every training row, the scores of 100 of them
+    # and the drift profile counts every training row, the scores of every 51st row of the snapshot among them
     text = mlflow.artifacts.load_text(f"runs:/{trained.run_id}/{training.PROFILE_ARTIFACT}")
     profile = Profile.from_json(text)
     assert profile.n_rows == len(splits.train)
-    assert sum(profile.predictions.counts) + profile.predictions.missing == 100
+    sampled = int((splits.train.index.to_numpy() % 51 == 0).sum())
+    assert sum(profile.predictions.counts) + profile.predictions.missing == sampled
     # and the same snapshot again reuses the version without calling back
     assert training.train(demo_cfg, snapshot, on_registered=lambda *given: handed.append(given)).reused
     assert len(handed) == 1

@@ -1,0 +1,232 @@
+"""The local engine without the window in memory: the training rows streamed from the snapshot's row groups to
+XGBoost through an ``xgboost.DataIter``, quantized into an in-memory ``QuantileDMatrix``, or with
+``external=True`` into an ``ExtMemQuantileDMatrix`` whose pages are cached on disk (a temporary folder in the
+snapshot's local folder, removed afterwards, failure or not).
+
+The rows are ``features.split``'s (``split_rule``: counts per day, then the cut day's rows ordered). Only the
+validation rows (early stopping and the validation metrics) are held in memory; every other pass reads one row
+group at a time: the counts, the categories of the training rows (every batch gets the same category codes,
+``model_frame`` with those lists), XGBoost's own passes, and the drift profile in two passes (``profile_parts``).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from pipelines.config.model import ModelConfig
+from pipelines.config.training_sections import METRICS_BY_TASK
+from pipelines.data.profile import Profile
+from pipelines.data.profile_parts import merged_profile, part_counts, profile_bins, profile_part
+from pipelines.data.row_groups import ROW, RowGroup, RowGroups, read_row_group, row_groups
+from pipelines.data.snapshot import Snapshot
+from pipelines.model.estimators import PROFILE_SCORED_ROWS, estimator, predict
+from pipelines.model.features import labels, model_frame
+from pipelines.model.fitted import Fitted
+from pipelines.model.metrics import compute
+from pipelines.model.split_rule import (
+    TRAIN,
+    VALIDATION,
+    SplitRule,
+    locate_cut,
+    needed_columns,
+    training_days,
+    training_rows_of_day,
+)
+
+Categories = dict[str, list[str]]
+CACHE_PREFIX = "xgboost-extmem-"
+"""The temporary cache folder's name starts with this (inside the snapshot's local folder)."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The snapshot's row groups, the columns read, and the split's rule (its cut known)."""
+
+    found: RowGroups
+    names: list[str]
+    rule: SplitRule
+
+    def read(self, group: RowGroup, names: list[str] | None = None) -> pd.DataFrame:
+        return read_row_group(group, names or self.names, self.found.casts)
+
+    def parts(self, indices: tuple[int, ...], which: int) -> Iterator[pd.DataFrame]:
+        """The rows of one split, a row group at a time (groups without any skipped)."""
+        for i in indices:
+            part = self.read(self.found.groups[i])
+            yield part[self.rule.which(part) == which]
+
+
+def fit(cfg: ModelConfig, snapshot: Snapshot, external: bool) -> Fitted:
+    """Fit the config's model on the snapshot's training rows streamed in row groups, early-stopped on its
+    validation rows; engine ``local`` (the model the whole window in pandas gives, tree for tree), or
+    ``local-external`` with the external-memory matrix.
+    """
+    found = row_groups(snapshot.files())
+    names = needed_columns(cfg, set(found.schema.names))
+    unsplit = SplitRule.of(cfg, snapshot.window)
+    order = list(unsplit.order[:-1])
+    tallies, values = [], []
+    for group in found.groups:
+        part = read_row_group(group, [*order, *cfg.columns.categorical], found.casts)
+        tallies.append(training_days(part, unsplit))
+        values.append(_present_values(part[~unsplit.holdout(part)], cfg))
+    cut = locate_cut(tallies, cfg, snapshot.window)
+    on_day = [
+        training_rows_of_day(read_row_group(found.groups[i], order, found.casts), unsplit, cut.day)
+        for i in cut.on_day()
+    ]
+    source = _Source(found, names, cut.rule(unsplit, pd.concat(on_day)))
+    partitions = cut.partitions()
+    validation, categories = _validation_and_categories(source, partitions[VALIDATION], values, cfg)
+    train_parts = partitions[TRAIN]
+    valid_features = model_frame(validation, cfg, categories)
+    y_valid = labels(validation, cfg)
+    model = _train(
+        cfg, snapshot, external, lambda: source.parts(train_parts, TRAIN), categories, valid_features, y_valid
+    )
+    metrics = compute(METRICS_BY_TASK[cfg.task], y_valid, predict(model, valid_features, cfg.task))
+    step = max(1, math.ceil(cut.train_rows / PROFILE_SCORED_ROWS))
+    profile, example = _profile_and_example(
+        cfg, lambda: source.parts(train_parts, TRAIN), model, categories, step, list(source.rule.order)
+    )
+    return Fitted(
+        model=model,
+        engine="local-external" if external else "local",
+        train_rows=cut.train_rows,
+        validation_rows=cut.validation_rows,
+        holdout_rows=cut.holdout_rows,
+        validation_metrics=metrics,
+        profile=profile,
+        example=example,
+    )
+
+
+def _validation_and_categories(
+    source: _Source, indices: tuple[int, ...], values: list[dict[str, set[str]]], cfg: ModelConfig
+) -> tuple[pd.DataFrame, Categories]:
+    """The validation rows in ``split``'s order, and each categorical feature's values in the training rows
+    (sorted, as ``model_frame`` orders a column's categories); the groups holding validation rows are read again
+    to tell their training rows' values from their validation rows'.
+    """
+    kept = [found for i, found in enumerate(values) if i not in indices]
+    rows = []
+    for i in indices:
+        part = source.read(source.found.groups[i])
+        which = source.rule.which(part)
+        rows.append(part[which == VALIDATION])
+        kept.append(_present_values(part[which == TRAIN], cfg))
+    validation = pd.concat(rows).sort_values(list(source.rule.order), kind="stable")
+    validation = validation.set_index(ROW).rename_axis(None)
+    names = cfg.columns.categorical
+    return validation, {name: sorted(set[str]().union(*(found[name] for found in kept))) for name in names}
+
+
+def _train(
+    cfg: ModelConfig,
+    snapshot: Snapshot,
+    external: bool,
+    parts: Callable[[], Iterator[pd.DataFrame]],
+    categories: Categories,
+    valid_features: pd.DataFrame,
+    y_valid: np.ndarray,
+) -> Any:
+    """``xgboost.train`` with ``estimators.estimator``'s parameters on the streamed rows, returned as that
+    estimator; the external-memory cache lives in a temporary folder removed when training ends or fails.
+    """
+    model = estimator(cfg)
+    params = model.get_xgb_params()
+    folder = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=_cache_parent(snapshot))) if external else None
+    try:
+        batches = _Batches(parts, cfg, categories, str(folder / "cache") if folder else None)
+        kind = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
+        train = kind(batches, max_bin=params.get("max_bin"), enable_categorical=True, nthread=params.get("nthread"))
+        valid = xgb.QuantileDMatrix(valid_features, y_valid, ref=train, enable_categorical=True)
+        booster = xgb.train(
+            params,
+            train,
+            num_boost_round=model.get_num_boosting_rounds(),
+            evals=[(valid, "validation_0")],
+            early_stopping_rounds=model.early_stopping_rounds,
+            verbose_eval=False,
+        )
+        del train, valid
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    model.load_model(bytearray(booster.save_raw("ubj")))
+    return model
+
+
+class _Batches(xgb.DataIter):
+    """The training rows for XGBoost, one row group a batch, every batch's categories coded alike."""
+
+    def __init__(
+        self, parts: Callable[[], Iterator[pd.DataFrame]], cfg: ModelConfig, categories: Categories, cache: str | None
+    ) -> None:
+        self._start, self._cfg, self._categories = parts, cfg, categories
+        self._parts = parts()
+        super().__init__(cache_prefix=cache, release_data=True)
+
+    def next(self, input_data: Callable[..., None]) -> bool:
+        for part in self._parts:
+            if len(part):
+                input_data(data=model_frame(part, self._cfg, self._categories), label=labels(part, self._cfg))
+                return True
+        return False
+
+    def reset(self) -> None:
+        self._parts = self._start()
+
+
+def _cache_parent(snapshot: Snapshot) -> str | None:
+    """The snapshot's local folder when it exists (a cache beside the data it is made from), else the system's
+    temporary folder.
+    """
+    folder = snapshot.local_folder()
+    return str(folder) if folder.is_dir() else None
+
+
+def _profile_and_example(
+    cfg: ModelConfig,
+    parts: Callable[[], Iterator[pd.DataFrame]],
+    model: Any,
+    categories: Categories,
+    step: int,
+    order: list[str],
+) -> tuple[Profile, pd.DataFrame]:
+    """The training rows' drift profile in two passes (``profile_parts``), scores from every ``step``-th row of
+    the snapshot as the Dask engine samples them; and the first five training rows in ``split``'s order, as
+    ``model_frame`` gives them (indexed by position).
+    """
+    numeric, categorical = cfg.columns.numeric, cfg.columns.categorical
+    found, firsts = [], []
+    for part in parts():
+        features = model_frame(part, cfg, categories)
+        found.append(profile_part(features, numeric, categorical, _sampled_scores(part, features, model, cfg, step)))
+        firsts.append(part.sort_values(order, kind="stable").head(5))
+    bins = profile_bins(found, cfg.drift.bins, cfg.drift.max_categories)
+    counts = []
+    for part in parts():
+        features = model_frame(part, cfg, categories)
+        counts.append(part_counts(features, _sampled_scores(part, features, model, cfg, step), bins))
+    first = pd.concat(firsts).sort_values(order, kind="stable").head(5)
+    return merged_profile(found, bins, counts), model_frame(first.set_index(ROW).rename_axis(None), cfg, categories)
+
+
+def _sampled_scores(part: pd.DataFrame, features: pd.DataFrame, model: Any, cfg: ModelConfig, step: int) -> np.ndarray:
+    sampled = features[part[ROW].to_numpy() % step == 0]
+    return predict(model, sampled, cfg.task) if len(sampled) else np.empty(0)
+
+
+def _present_values(part: pd.DataFrame, cfg: ModelConfig) -> dict[str, set[str]]:
+    return {name: set(part[name].astype("string").dropna().unique()) for name in cfg.columns.categorical}
