@@ -6,6 +6,7 @@ import json
 import logging
 import tempfile
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,18 +16,20 @@ import pandas as pd
 
 from pipelines.config.model import ModelConfig
 from pipelines.config.training_sections import METRICS_BY_TASK
-from pipelines.data.ingest import load
 from pipelines.data.snapshot import Snapshot
 from pipelines.decision.judge import judge, window_checks
 from pipelines.decision.verdict import Check, Decision, rollback_reason
-from pipelines.model.features import Splits, labels, model_frame, split
+from pipelines.model.features import Splits, labels, model_frame
 from pipelines.model.metrics import compute, paired_bootstrap_gain
+from pipelines.model.ordered_split import holdout_rows, split_snapshot
 from pipelines.model.scoring import Scored, score
 from pipelines.model.slices import SliceMetric, slice_metrics
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
 
 log = logging.getLogger(__name__)
+Scorer = Callable[[Sequence[Any], pd.DataFrame], list[Scored]]
+"""Each model's ``Scored`` on some rows of the snapshot's holdout."""
 
 
 def admission_checks(model: str, challenger: registry.VersionInfo) -> list[Check]:
@@ -51,7 +54,8 @@ def admission_checks(model: str, challenger: registry.VersionInfo) -> list[Check
 def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
     """Score the challenger and the current champion on the snapshot's holdout and decide.
 
-    Both are scored only on holdout rows neither was trained on. The decision gets an id of its own and is
+    Both are scored only on holdout rows neither was trained on, read from the holdout days' files alone
+    (``ordered_split.holdout_rows``), and scored on the Dask cluster for engine ``dask``. The decision gets an id of its own and is
     logged as an ``evaluate`` run (its model card is a step of its own: ``jobs.steps.model_card``). A failure
     marks the version failed (``registry.mark_failed``) before it propagates.
     """
@@ -67,16 +71,34 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
     return decision
 
 
+def scorer(cfg: ModelConfig, snapshot: Snapshot, holdout: pd.DataFrame) -> Scorer:
+    """How models are scored on rows of ``holdout`` (the snapshot's, ``holdout_rows``): in this process, or for
+    engine ``dask`` on the cluster (``dask_scoring.score_holdout``: the same rows in the same order, taken
+    apart there; values never seen in training are then counted on the whole holdout).
+    """
+    if cfg.training.engine != "dask":
+        return lambda models, rows: [score(model, rows, cfg) for model in models]
+
+    def on_cluster(models: Sequence[Any], rows: pd.DataFrame) -> list[Scored]:
+        from pipelines.model.dask_scoring import score_holdout
+
+        at = holdout.index.get_indexer(rows.index)
+        return [Scored(found.scores[at], found.unseen) for found in score_holdout(cfg, snapshot, models).scored]
+
+    return on_cluster
+
+
 def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
-    splits = split(load(snapshot), cfg, snapshot.window)
+    whole = holdout_rows(snapshot, cfg)
+    scored = scorer(cfg, snapshot, whole)
     names = METRICS_BY_TASK[cfg.task]
     challenger = registry.version(cfg.name, challenger_version)
     champion = registry.by_alias(cfg.name, registry.CHAMPION)
     model = registry.load_model(cfg.name, challenger_version)
     decision_id = uuid.uuid4().hex
     if champion is not None and champion.version == challenger_version:
-        y = labels(splits.holdout, cfg)
-        metrics = compute(names, y, score(model, splits.holdout, cfg).scores)
+        y = labels(whole, cfg)
+        metrics = compute(names, y, scored([model], whole)[0].scores)
         checks = [Check("champion", False, f"version {challenger_version} is the champion already")]
         return _logged(
             Decision(
@@ -94,11 +116,11 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
             )
         )
     admission = admission_checks(cfg.name, challenger)
-    holdout, comparison = _unseen_by(champion, splits.holdout, cfg)
+    holdout, comparison = _unseen_by(champion, whole, cfg)
     if comparison is not None and not comparison.passed:
         assert champion is not None
         # nothing to compare on: the challenger's own numbers, on its whole holdout
-        alone = _Compared.of(cfg, splits.holdout, model, None)
+        alone = _Compared.of(cfg, whole, model, None, scored)
         challenger_metrics = compute(names, alone.y, alone.challenger.scores)
         checks = [*admission, *window_checks(challenger.window_end, champion.window_end), comparison]
         return _logged(
@@ -116,7 +138,7 @@ def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> 
                 decision_id,
             )
         )
-    both = _Compared.of(cfg, holdout, model, champion)
+    both = _Compared.of(cfg, holdout, model, champion, scored)
     y = both.y
     challenger_metrics = compute(names, y, both.challenger.scores)
     champion_metrics = interval = None
@@ -178,12 +200,16 @@ class _Compared:
 
     @classmethod
     def of(
-        cls, cfg: ModelConfig, holdout: pd.DataFrame, model: Any, champion: registry.VersionInfo | None
+        cls,
+        cfg: ModelConfig,
+        holdout: pd.DataFrame,
+        model: Any,
+        champion: registry.VersionInfo | None,
+        scored: Scorer,
     ) -> _Compared:
-        champion_scored = None
-        if champion is not None:
-            champion_scored = score(registry.load_model(cfg.name, champion.version), holdout, cfg)
-        return cls(holdout, labels(holdout, cfg), score(model, holdout, cfg), champion_scored)
+        models = [model] if champion is None else [model, registry.load_model(cfg.name, champion.version)]
+        found = scored(models, holdout)
+        return cls(holdout, labels(holdout, cfg), found[0], found[1] if champion is not None else None)
 
     def slices(self, cfg: ModelConfig) -> list[SliceMetric]:
         """Both versions' metrics per slice of ``policy.slices``."""
@@ -203,7 +229,7 @@ class Evidence:
 
 def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Evidence | None:
     """Recompute what ``evaluate`` compared (the same rows, scores and slices: ``_Compared``), from the
-    decision's own versions (not the aliases of now).
+    decision's own versions (not the aliases of now); the splits read file by file (``split_snapshot``).
 
     None when the decision compared nothing (the challenger was the champion already, or no holdout row was
     comparable) or the version has no training run to hold a card.
@@ -215,10 +241,11 @@ def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Eviden
     if challenger.run_id is None:
         return None
     champion = registry.version(cfg.name, decision.champion_version) if decision.champion_version else None
-    splits = split(load(snapshot), cfg, snapshot.window)
+    splits = split_snapshot(snapshot, cfg)
     model = registry.load_model(cfg.name, decision.challenger_version)
     holdout, _ = _unseen_by(champion, splits.holdout, cfg)
-    return Evidence(splits, model, challenger, _Compared.of(cfg, holdout, model, champion).slices(cfg))
+    compared = _Compared.of(cfg, holdout, model, champion, scorer(cfg, snapshot, splits.holdout))
+    return Evidence(splits, model, challenger, compared.slices(cfg))
 
 
 def _unseen_by(

@@ -76,16 +76,17 @@ def train(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage) -> TrainResult
 
 
 def calibrate(cfg: ModelConfig, snapshot: Snapshot, version: int) -> None:
-    """Store the version's holdout metrics and CBPE calibration, unless stored already (a reused version)."""
+    """Store the version's holdout metrics and CBPE calibration, unless stored already (a reused version);
+    only the holdout days' files are read.
+    """
     from pipelines.performance import calibration
 
     if calibration.stored(cfg.name, version):
         return
-    from pipelines.data.ingest import load
-    from pipelines.model.features import split
+    from pipelines.model.ordered_split import holdout_rows
     from pipelines.registry import versions as registry
 
-    holdout = split(load(snapshot), cfg, snapshot.window).holdout
+    holdout = holdout_rows(snapshot, cfg)
     _save_calibration(cfg, version, holdout, registry.load_model(cfg.name, version))
 
 

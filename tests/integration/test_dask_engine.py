@@ -261,3 +261,40 @@ def test_retrain_decides_alike_on_either_engine_and_the_version_names_its_engine
     # and each version names the engine that trained it
     assert (tags["local"]["training_engine"], tags["dask"]["training_engine"]) == ("local", "dask")
     assert tags["dask"]["training_rows"] == tags["local"]["training_rows"] == "5040"
+
+
+def test_evaluate_on_engine_dask_scores_the_holdout_on_the_cluster_and_decides_as_in_process(
+    registry_home: Path, seeded_source: str, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from pipelines.decision import evaluate as evaluation
+    from pipelines.jobs import steps
+    from pipelines.model import dask_scoring
+    from pipelines.registry.lineage import Lineage
+
+    # Given: a champion trained a day earlier and a challenger, both in this process
+    local_cfg = load_model("demo")
+    retrain(local_cfg, AS_OF - timedelta(days=1), seeded_source)
+    snapshot = ingest(local_cfg, AS_OF, seeded_source)
+    challenger = steps.train(local_cfg, snapshot, Lineage()).version
+    calls: list[int] = []
+    real = dask_scoring.score_holdout
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dask_scoring, "score_holdout", counted)
+
+    # When: the challenger is evaluated in process, and with engine dask
+    in_process = evaluation.evaluate(local_cfg, snapshot, challenger)
+    on_cluster = evaluation.evaluate(with_engine(local_cfg, "dask", cluster), snapshot, challenger)
+
+    # Then: the cluster scored the holdout, and the decision is the same, metric for metric
+    assert calls and on_cluster.champion_version == in_process.champion_version is not None
+    assert on_cluster.promote == in_process.promote
+    assert [(c.name, c.passed) for c in on_cluster.checks] == [(c.name, c.passed) for c in in_process.checks]
+    assert on_cluster.challenger_metrics == pytest.approx(in_process.challenger_metrics, abs=1e-9)
+    assert on_cluster.champion_metrics == pytest.approx(in_process.champion_metrics, abs=1e-9)
+    assert on_cluster.holdout_rows == in_process.holdout_rows
