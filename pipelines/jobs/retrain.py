@@ -74,9 +74,11 @@ def retrain(
         stage = "evaluate"
         decision = steps.evaluate(cfg, snapshot, trained.version)
         progress(f"evaluate: {'promote' if decision.promote else 'keep the champion'}")
-        _draw_card(cfg, snapshot, decision, progress, dry_run)
         stage = "promote"
-        result = steps.promote(cfg, decision, lineage, dry_run, approval)
+        try:
+            result = steps.promote(cfg, decision, lineage, dry_run, approval)
+        finally:  # as in the DAG, the card never delays the promotion and is drawn whatever it did
+            _draw_card(cfg, snapshot, decision, progress, dry_run)
     except Exception as exc:  # every stage failure becomes a reported outcome
         report = exc.report if isinstance(exc, QualityGateFailed) else report
         return RetrainOutcome(
