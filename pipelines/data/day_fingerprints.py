@@ -20,7 +20,9 @@ independent of the order the database adds them in.
 Each engine's day follows the same rule as the rows read: the UTC calendar day of the timestamp, a column
 without a zone read in ``columns.timestamp_timezone`` (PostgreSQL converts with ``timezone()``; SQLite, which
 knows no zones, buckets by the wall-clock bounds of each UTC day). Rows stamped after the window (the
-impossible rows ``future_after`` selects) are only counted: ingest reads them on every run.
+impossible rows ``future_after`` selects) are only counted: ingest reads them on every run. Rows stamped between
+the window's end and ``future_after`` (newer data than the run asked for: the rest of today for a nightly run,
+everything since for an older date) are counted apart, for table sources, so a run can say what it left out.
 """
 
 from __future__ import annotations
@@ -37,11 +39,14 @@ from pipelines.data.windows import Window, wall_clock
 
 @dataclass(frozen=True)
 class Fingerprints:
-    """A window's fingerprint per day with rows (``rows:stamps[:versions]``) and the count of later rows."""
+    """A window's fingerprint per day with rows (``rows:stamps[:versions]``), the count of later (impossible)
+    rows, and of the rows stamped between the window's end and then (None for a query source).
+    """
 
     days: dict[date, str]
     rows: dict[date, int]
     later_rows: int
+    newer_rows: int | None = None
 
 
 def fingerprint_days(
@@ -62,6 +67,9 @@ def fingerprint_days(
         selected = spans_statement(source, timestamp, [window], later, zone, backend)
         _require_timestamp(conn, selected, timestamp)
         found = conn.execute(_statement(source, selected, timestamp, window, zone, backend)).all()
+        newer = (
+            None if later is None else conn.execute(_newer_statement(source, timestamp, window, later, zone)).scalar()
+        )
     days: dict[date, str] = {}
     rows: dict[date, int] = {}
     later_rows = 0
@@ -72,7 +80,17 @@ def fingerprint_days(
             continue
         rows[day] = int(count)
         days[day] = ":".join(str(int(v)) for v in (count, stamps, versions) if v is not None)
-    return Fingerprints(days, rows, later_rows)
+    return Fingerprints(days, rows, later_rows, None if newer is None else int(newer))
+
+
+def _newer_statement(source: SourceConfig, timestamp: str, window: Window, later: datetime, zone: str) -> Any:
+    """``SELECT count(*)`` of a table source's rows stamped from the window's end up to ``later`` (naive UTC)."""
+    import sqlalchemy as sa
+
+    ts = sa.column(timestamp, sa.DateTime())
+    table = sa.table(str(source.table), ts, schema=source.db_schema)
+    since, until = wall_clock(window.end_instant(), zone), wall_clock(later, zone)
+    return sa.select(sa.func.count()).select_from(table).where(ts >= since, ts <= until)
 
 
 def _require_timestamp(conn: Any, selected: Any, timestamp: str) -> None:

@@ -91,12 +91,13 @@ def ingest(
     window = Window.for_as_of(as_of, cfg.windows, training_days)
     run = _Run(cfg, source_url, window, engine, store, store.join(cfg.name), _utc_now())
     store.remove_stale_temp_files(run.model_root)
+    newer: int | None = None
     if ledger is None:
         reused: dict[date, DayRecord] = {}
         read: DaysRead | None = _read(run, window.days(), _later(run))
         stop_point("ingest_days_written")
     else:
-        reused, read = _incremental(run, ledger)
+        reused, read, newer = _incremental(run, ledger)
     parts = [DayPart(r.day, r.file, r.digest, r.rows) for r in reused.values()]
     parts += [d.part for d in read.days] if read is not None else []
     schema = read.schema if read is not None else _file_schema(run, next(iter(reused.values())))
@@ -105,6 +106,8 @@ def ingest(
     path = write_manifest(store, folder, manifest)
     rows_read = read.rows if read is not None else 0
     log.info("ingest %s: %d rows read from the source, %d reused", cfg.name, rows_read, manifest.rows - rows_read)
+    if newer:
+        log.info("ingest %s: %d rows stamped after the window's end are not in this window", cfg.name, newer)
     return Snapshot(
         model=cfg.name,
         path=path,
@@ -115,12 +118,14 @@ def ingest(
         window_end=window.end.isoformat(),
         rows_read=rows_read,
         rows_reused=manifest.rows - rows_read,
+        rows_after_window=newer,
     )
 
 
-def _incremental(run: _Run, ledger: DayLedger) -> tuple[dict[date, DayRecord], DaysRead | None]:
+def _incremental(run: _Run, ledger: DayLedger) -> tuple[dict[date, DayRecord], DaysRead | None, int | None]:
     """The days to reuse, and the days read: those the ledger lacks or whose fingerprint changed, and the later
-    rows (the whole window again when the source's columns changed); records the days read.
+    rows (the whole window again when the source's columns changed); records the days read. Also the count of
+    rows stamped between the window's end and now (``Fingerprints.newer_rows``).
     """
     from pipelines.data.day_fingerprints import fingerprint_days
     from pipelines.data.day_ledger import source_key
@@ -141,7 +146,7 @@ def _incremental(run: _Run, ledger: DayLedger) -> tuple[dict[date, DayRecord], D
     if read is not None:
         ledger.record(cfg.name, key, _records(read, prints))
     stop_point("ingest_days_recorded")
-    return reused, read
+    return reused, read, prints.newer_rows
 
 
 def _reusable(run: _Run, recorded: dict[date, DayRecord], prints: Fingerprints) -> dict[date, DayRecord]:

@@ -17,7 +17,9 @@ class Snapshot:
     ``path`` identifies it: the manifest of its day files (``snapshot_parts``), or, for a snapshot written
     before day files, its one parquet file. ``rows_read`` and ``rows_reused`` say how many of its rows the
     ingest that returned it read from the source and how many it took from days stored earlier (None in older
-    payloads); they describe that run, not the data, so two snapshots of the same data compare equal.
+    payloads); ``rows_after_window``, how many rows of a table source were stamped after the window's end and
+    before the read (newer data this window leaves out; None when not counted). They describe that run, not the
+    data, so two snapshots of the same data compare equal.
     """
 
     model: str
@@ -29,6 +31,7 @@ class Snapshot:
     window_end: str
     rows_read: int | None = field(default=None, compare=False)
     rows_reused: int | None = field(default=None, compare=False)
+    rows_after_window: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """The snapshot's fields as a plain dict."""

@@ -64,6 +64,7 @@ def retrain(
         snapshot = steps.ingest(cfg, as_of, source_url, training_days)
         progress(
             f"ingest: {snapshot.rows} rows, {snapshot.window_start}..{snapshot.window_end}, hash {snapshot.content_hash[:12]}"
+            + (f"; {snapshot.rows_after_window} newer rows are after the window" if snapshot.rows_after_window else "")
         )
         stage = "validate"
         report = steps.validate(cfg, snapshot, lineage, dry_run)

@@ -65,12 +65,15 @@ def validate(cfg: ModelConfig, snapshot: Snapshot, day_stats: DayStatsStore | No
     report = replace(report, result_path=str(result_file), docs_path=docs_path)
     result_file.write_text(json.dumps({"report": report.to_dict(), **full_result}, indent=2, default=str))
     log.info(
-        "quality gate %s: suite %s, %d expectations and %d per-day checks, %d critical and %d warning(s) failed",
+        "quality gate %s: suite %s, %d expectations and %d per-day checks, %d critical and %d warning(s) failed%s",
         "passed" if report.success else "FAILED",
         report.suite,
         report.evaluated,
         report.day_checks,
         len(report.critical),
         len(report.warnings),
+        f"; {snapshot.rows_after_window} newer rows, stamped after the window's end, were not checked"
+        if snapshot.rows_after_window
+        else "",
     )
     return report

@@ -82,6 +82,8 @@ def test_the_next_night_reads_a_49th_of_the_rows_and_composes_the_full_read(
     # then it read one day from the source: 1/49 of what the full read did
     assert (second.rows_read, second.rows_reused) == (ROWS_PER_DAY, WINDOW_ROWS - ROWS_PER_DAY)
     assert second.rows_read * 49 == first.rows_read
+    # and it counted, without reading them, the newer rows of 2026-03-02 .. 2026-03-31
+    assert (first.rows_after_window, second.rows_after_window) == (31 * ROWS_PER_DAY, 30 * ROWS_PER_DAY)
     # and its snapshot is a full read's of the same window: hash, files and frame
     full = ingest(demo_cfg, NEXT, pg_source)
     assert full.rows_read == WINDOW_ROWS

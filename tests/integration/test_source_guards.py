@@ -23,10 +23,12 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.config.model import ModelConfig
+from pipelines.data.day_ledger import DayLedger
 from pipelines.data.ingest import ingest, load
 from pipelines.data.snapshot import Snapshot
 from pipelines.data.source_errors import SourceError, SourceSchemaError
 from pipelines.demo.seed import seed
+from pipelines.registry import db
 from tests.helpers import execute
 
 ENGINES = ("adbc", "sqlalchemy")
@@ -103,6 +105,12 @@ def test_a_new_york_server_gives_the_snapshots_of_a_utc_server(
         assert {name: s.content_hash for name, s in got.items()} == dict.fromkeys(sources, reference.content_hash)
         stamps = load(got["timestamp, New York"])["event_ts"]
         assert stamps.min() >= datetime(2026, 1, 25) and stamps.max() < datetime(2026, 3, 15)
+        # and with the day ledger (server-side day fingerprints) the same, with the newer rows counted alike
+        home.mkdir(parents=True, exist_ok=True)
+        ledger = DayLedger(db.engine(f"sqlite:///{home / f'ledger-{engine}.db'}"))
+        for name, cfg in sources.items():
+            read = ingest(cfg, AS_OF, new_york, ledger=ledger)
+            assert (read.content_hash, read.rows_after_window) == (reference.content_hash, 17 * ROWS_PER_DAY), name
         # and a zone set for a column that has its own is refused by name
         with pytest.raises(SourceSchemaError, match=r"columns.timestamp_timezone .* does not apply"):
             ingest_with(engine, with_source(demo_cfg, "America/New_York", table="events_tz"), new_york, monkeypatch)
