@@ -19,6 +19,11 @@ pinged first, so imports are not counted in a stage):
    the sum of the raw stage work.
 
 Each ratio is printed with its target and "met" or "NOT met".
+
+With ``--only-cli`` (the 10M-row run) only whole CLI retrains run: one as of day D (``training.memory: auto``)
+and one as of D+1 with ``PIPELINES_TRAINING_MEMORY_BYTES=1`` (auto forced to external memory), each with its
+wall time, peak memory, the path the version records, and its peak over the snapshot's in-memory size (the sum
+of its day frames' ``memory_usage(deep=True)``), judged against 2x.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in a 49-day window (default 1M)")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN, help="SQLAlchemy URL of a database to create ours from")
+    parser.add_argument("--only-cli", action="store_true", help="whole CLI retrains only, auto then external memory")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     os.environ.update(
@@ -96,7 +102,7 @@ def main() -> int:
     url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     print(f"load average before: {load_average()}")
     try:
-        met = run(url, args.rows, home)
+        met = run_cli_only(url, args.rows, home) if args.only_cli else run(url, args.rows, home)
     finally:
         print(f"load average after: {load_average()}")
         with admin.connect() as conn:
@@ -107,13 +113,7 @@ def main() -> int:
 
 
 def run(url: str, rows: int, home: Path) -> bool:
-    per_day = math.ceil(rows / WINDOW_DAYS)
-    write_config(home / "configs", per_day)
-    frame = generate(DEFAULT_START - timedelta(days=1), WINDOW_DAYS + 2, per_day, seed=11)
-    load(url, pa.Table.from_pandas(frame, preserve_index=False), "customer_events")
-    print(f"source: {len(frame):,} rows over {WINDOW_DAYS + 2} days ({per_day:,} a day)")
-    del frame
-    day = DEFAULT_START + timedelta(days=WINDOW_DAYS)
+    day = seed_source(url, rows, home)
 
     from pipelines.config.loading import load_model
     from pipelines.jobs import steps
@@ -142,6 +142,52 @@ def run(url: str, rows: int, home: Path) -> bool:
         dict(os.environ),
     )
     return report(cfg, snapshot.rows, stages, raw, Timed(whole.wall, whole.peak_mib))
+
+
+def seed_source(url: str, rows: int, home: Path) -> Any:
+    """The demo table and config for ``rows`` a window; the first day D a retrain is run as of."""
+    per_day = math.ceil(rows / WINDOW_DAYS)
+    write_config(home / "configs", per_day)
+    frame = generate(DEFAULT_START - timedelta(days=1), WINDOW_DAYS + 2, per_day, seed=11)
+    load(url, pa.Table.from_pandas(frame, preserve_index=False), "customer_events")
+    print(f"source: {len(frame):,} rows over {WINDOW_DAYS + 2} days ({per_day:,} a day)")
+    return DEFAULT_START + timedelta(days=WINDOW_DAYS)
+
+
+def run_cli_only(url: str, rows: int, home: Path) -> bool:
+    """Whole CLI retrains as of D (memory auto) and D+1 (a budget of 1 byte: external memory)."""
+    from pipelines.registry import versions as registry
+
+    day = seed_source(url, rows, home)
+    verdicts = []
+    for as_of, budget in ((day, None), (day + timedelta(days=1), "1")):
+        env = {**os.environ, **({"PIPELINES_TRAINING_MEMORY_BYTES": budget} if budget else {})}
+        command = [sys.executable, "-c", CLI, "retrain", "--model", "demo", "--as-of", str(as_of), "--source-url", url]
+        whole = child(command, env)
+        info = max(registry.all_versions("demo"), key=lambda v: v.version)
+        frames, arrow = snapshot_size(info.tags["snapshot_path"])
+        print(
+            f"CLI retrain as of {as_of} (PIPELINES_TRAINING_MEMORY_BYTES={budget or 'unset'}): {whole.wall:.1f} s, "
+            f"peak {whole.peak_mib:.0f} MiB, v{info.version} training_engine={info.tags['training_engine']}, "
+            f"{info.tags['training_rows']} training rows"
+        )
+        print(f"  snapshot in memory: {frames / 2**20:.0f} MiB as pandas day frames, {arrow / 2**20:.0f} MiB as Arrow")
+        verdicts.append(verdict("peak / snapshot's pandas size", whole.peak_mib * 2**20 / frames, 2.0))
+    return all(verdicts)
+
+
+def snapshot_size(manifest: str) -> tuple[int, int]:
+    """The snapshot's day frames' summed ``memory_usage(deep=True)`` and Arrow ``nbytes``, a day at a time."""
+    import pyarrow.parquet as pq
+
+    from pipelines.data.snapshot_parts import part_path, read_manifest
+
+    frames = arrow = 0
+    for part in read_manifest(manifest).parts:
+        table = pq.read_table(part_path(manifest, part))
+        arrow += table.nbytes
+        frames += int(table.to_pandas().memory_usage(deep=True).sum())
+    return frames, arrow
 
 
 def retrain_in_process(cfg: Any, as_of: Any, url: str, steps: Any, lineage: Any) -> tuple[Any, dict[str, Timed]]:
