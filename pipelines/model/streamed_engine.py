@@ -3,10 +3,11 @@ XGBoost through an ``xgboost.DataIter``, quantized into an in-memory ``QuantileD
 ``external=True`` into an ``ExtMemQuantileDMatrix`` whose pages are cached on disk (a temporary folder in the
 snapshot's local folder, removed afterwards, failure or not).
 
-The rows are ``features.split``'s (``split_rule``: counts per day, then the cut day's rows ordered). Only the
-validation rows (early stopping and the validation metrics) are held in memory; every other pass reads one row
-group at a time: the counts, the categories of the training rows (every batch gets the same category codes,
-``model_frame`` with those lists), XGBoost's own passes, and the drift profile in two passes (``profile_parts``).
+The rows are ``features.split``'s (``split_rule``: counts per day, then the cut day's rows ordered). The
+validation rows (early stopping and the validation metrics) are held in memory. In memory, the training rows
+are read once and held as model inputs (``model_frame``, every batch's categories coded alike), which XGBoost's
+passes and the drift profile's two (``profile_parts``) then take; in external memory every one of those passes
+reads them again, in pages of ``PAGE_ROWS``, and only a page is held at a time.
 """
 
 from __future__ import annotations
@@ -93,23 +94,20 @@ def fit(cfg: ModelConfig, snapshot: Snapshot, external: bool) -> Fitted:
     source = _Source(found, names, cut.rule(unsplit, pd.concat(on_day)))
     partitions = cut.partitions()
     validation, categories = _validation_and_categories(source, partitions[VALIDATION], values, cfg)
-    train_parts = partitions[TRAIN]
+    order = list(source.rule.order)
+
+    def batches() -> Iterator[_Batch]:
+        parts = source.parts(partitions[TRAIN], TRAIN)
+        return _batched(_pages(parts) if external else parts, cfg, categories, order)
+
+    held = None if external else list(batches())
+    training_batches = batches if held is None else lambda: iter(held)
     valid_features = model_frame(validation, cfg, categories)
     y_valid = labels(validation, cfg)
-    model = _train(
-        cfg,
-        snapshot,
-        external,
-        (lambda: _pages(source.parts(train_parts, TRAIN))) if external else lambda: source.parts(train_parts, TRAIN),
-        categories,
-        valid_features,
-        y_valid,
-    )
+    model = _train(cfg, snapshot, external, training_batches, valid_features, y_valid)
     metrics = compute(METRICS_BY_TASK[cfg.task], y_valid, predict(model, valid_features, cfg.task))
     step = max(1, math.ceil(cut.train_rows / PROFILE_SCORED_ROWS))
-    profile, example = _profile_and_example(
-        cfg, lambda: source.parts(train_parts, TRAIN), model, categories, step, list(source.rule.order)
-    )
+    profile, example = _profile_and_example(cfg, training_batches, model, categories, step, order)
     return Fitted(
         model=model,
         engine="local-external" if external else "local",
@@ -146,8 +144,7 @@ def _train(
     cfg: ModelConfig,
     snapshot: Snapshot,
     external: bool,
-    parts: Callable[[], Iterator[pd.DataFrame]],
-    categories: Categories,
+    batches: Callable[[], Iterator[_Batch]],
     valid_features: pd.DataFrame,
     y_valid: np.ndarray,
 ) -> Any:
@@ -158,9 +155,9 @@ def _train(
     params = model.get_xgb_params()
     folder = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=_cache_parent(snapshot))) if external else None
     try:
-        batches = _Batches(parts, cfg, categories, str(folder / "cache") if folder else None)
+        fed = _Fed(batches, str(folder / "cache") if folder else None)
         kind = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
-        train = kind(batches, max_bin=params.get("max_bin"), enable_categorical=True, nthread=params.get("nthread"))
+        train = kind(fed, max_bin=params.get("max_bin"), enable_categorical=True, nthread=params.get("nthread"))
         valid = xgb.QuantileDMatrix(valid_features, y_valid, ref=train, enable_categorical=True)
         booster = xgb.train(
             params,
@@ -178,25 +175,46 @@ def _train(
     return model
 
 
-class _Batches(xgb.DataIter):
-    """The training rows for XGBoost, one row group a batch, every batch's categories coded alike."""
+@dataclass(frozen=True)
+class _Batch:
+    """Training rows as the model takes them: features (``model_frame``), labels, snapshot positions, and the
+    batch's first five rows in ``split``'s order.
+    """
 
-    def __init__(
-        self, parts: Callable[[], Iterator[pd.DataFrame]], cfg: ModelConfig, categories: Categories, cache: str | None
-    ) -> None:
-        self._start, self._cfg, self._categories = parts, cfg, categories
-        self._parts = parts()
+    features: pd.DataFrame
+    label: np.ndarray
+    rows: np.ndarray
+    firsts: pd.DataFrame
+
+
+def _batched(
+    parts: Iterator[pd.DataFrame], cfg: ModelConfig, categories: Categories, order: list[str]
+) -> Iterator[_Batch]:
+    """Each non-empty part as a ``_Batch``, every batch's categories coded alike."""
+    for part in parts:
+        if len(part):
+            features = model_frame(part, cfg, categories)
+            firsts = part.sort_values(order, kind="stable").head(5)
+            yield _Batch(features, labels(part, cfg), part[ROW].to_numpy(), firsts)
+
+
+class _Fed(xgb.DataIter):
+    """The training batches for XGBoost, one at a time, from the start again at each of its passes."""
+
+    def __init__(self, batches: Callable[[], Iterator[_Batch]], cache: str | None) -> None:
+        self._start = batches
+        self._batches = batches()
         super().__init__(cache_prefix=cache, release_data=True)
 
     def next(self, input_data: Callable[..., None]) -> bool:
-        for part in self._parts:
-            if len(part):
-                input_data(data=model_frame(part, self._cfg, self._categories), label=labels(part, self._cfg))
-                return True
-        return False
+        batch = next(self._batches, None)
+        if batch is None:
+            return False
+        input_data(data=batch.features, label=batch.label)
+        return True
 
     def reset(self) -> None:
-        self._parts = self._start()
+        self._batches = self._start()
 
 
 def _pages(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -221,7 +239,7 @@ def _cache_parent(snapshot: Snapshot) -> str | None:
 
 def _profile_and_example(
     cfg: ModelConfig,
-    parts: Callable[[], Iterator[pd.DataFrame]],
+    batches: Callable[[], Iterator[_Batch]],
     model: Any,
     categories: Categories,
     step: int,
@@ -232,23 +250,16 @@ def _profile_and_example(
     ``model_frame`` gives them (indexed by position).
     """
     numeric, categorical = cfg.columns.numeric, cfg.columns.categorical
-    found, firsts = [], []
-    for part in parts():
-        features = model_frame(part, cfg, categories)
-        found.append(profile_part(features, numeric, categorical, _sampled_scores(part, features, model, cfg, step)))
-        firsts.append(part.sort_values(order, kind="stable").head(5))
+    found, scores, firsts = [], [], []
+    for batch in batches():
+        sampled = batch.features[batch.rows % step == 0]
+        scores.append(predict(model, sampled, cfg.task) if len(sampled) else np.empty(0))
+        found.append(profile_part(batch.features, numeric, categorical, scores[-1]))
+        firsts.append(batch.firsts)
     bins = profile_bins(found, cfg.drift.bins, cfg.drift.max_categories)
-    counts = []
-    for part in parts():
-        features = model_frame(part, cfg, categories)
-        counts.append(part_counts(features, _sampled_scores(part, features, model, cfg, step), bins))
+    counts = [part_counts(batch.features, sampled, bins) for batch, sampled in zip(batches(), scores, strict=True)]
     first = pd.concat(firsts).sort_values(order, kind="stable").head(5)
     return merged_profile(found, bins, counts), model_frame(first.set_index(ROW).rename_axis(None), cfg, categories)
-
-
-def _sampled_scores(part: pd.DataFrame, features: pd.DataFrame, model: Any, cfg: ModelConfig, step: int) -> np.ndarray:
-    sampled = features[part[ROW].to_numpy() % step == 0]
-    return predict(model, sampled, cfg.task) if len(sampled) else np.empty(0)
 
 
 def _present_values(part: pd.DataFrame, cfg: ModelConfig) -> dict[str, set[str]]:
