@@ -62,7 +62,9 @@ def layout(snapshot: Snapshot) -> SnapshotLayout:
 
 
 def load(snapshot: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The snapshot's rows (``columns`` of them, default all) as one DataFrame, oldest first."""
+    """The snapshot's rows (``columns`` of them, default all) as one DataFrame, oldest first, each column in a
+    block of its own (no consolidating copy).
+    """
     import pandas as pd
 
     found = layout(snapshot)
@@ -71,8 +73,10 @@ def load(snapshot: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFra
         assert found.schema is not None
         empty = found.schema.empty_table()
         return (empty.select(list(columns)) if columns is not None else empty).to_pandas()
-    if not found.casts:
-        return pa.concat_tables(tables).to_pandas()
+    if not found.casts:  # each column's Arrow buffers freed as it is converted: the window held about once
+        table = pa.concat_tables(tables)
+        tables.clear()
+        return table.to_pandas(split_blocks=True, self_destruct=True)
     frames = [_cast(table.to_pandas(), found.casts) for table in tables]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
