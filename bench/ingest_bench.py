@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -106,21 +107,29 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     os.environ["PIPELINES_HOME"] = str(home)
     os.environ.pop("PIPELINES_INGEST_ENGINE", None)
-    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    with scratch_database(args.admin_url, home) as url:
+        run(url, args, home)
+    return 0
+
+
+@contextmanager
+def scratch_database(admin_url: str, home: Path) -> Iterator[str]:
+    """A new database on the server of ``admin_url`` (its URL), with the load average printed before and after;
+    the database is dropped and ``home`` deleted at the end, whatever happened.
+    """
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"pipelines_bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     print(f"load average before: {load_average()}")
     try:
-        run(url, args, home)
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         print(f"load average after: {load_average()}")
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         shutil.rmtree(home, ignore_errors=True)
-    return 0
 
 
 def run(url: str, args: argparse.Namespace, home: Path) -> None:

@@ -31,11 +31,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import sqlalchemy as sa
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest_bench import DEFAULT_ADMIN, PEAK, child, load, load_average  # noqa: E402
+from bench.ingest_bench import DEFAULT_ADMIN, PEAK, child, load, scratch_database  # noqa: E402
 from pipelines.demo.seed import DEFAULT_START, generate  # noqa: E402
 
 WINDOW_DAYS = 49
@@ -95,20 +92,8 @@ def main() -> int:
     os.environ.update(
         PIPELINES_HOME=str(home / "state"), PIPELINES_CONFIGS_DIR=str(home / "configs"), GX_ANALYTICS_ENABLED="False"
     )
-    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    name = f"pipelines_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
-    print(f"load average before: {load_average()}")
-    try:
+    with scratch_database(args.admin_url, home) as url:
         met = run_cli_only(url, args.rows, home) if args.only_cli else run(url, args.rows, home)
-    finally:
-        print(f"load average after: {load_average()}")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        shutil.rmtree(home, ignore_errors=True)
     return 0 if met else 1
 
 
