@@ -6,7 +6,6 @@ import json
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,18 @@ import pandas as pd
 from pipelines.config.model import ModelConfig
 from pipelines.config.training_sections import METRICS_BY_TASK
 from pipelines.data.snapshot import Snapshot
+from pipelines.decision.holdout_scoring import Scorer, scorer
 from pipelines.decision.judge import judge, window_checks
 from pipelines.decision.verdict import Check, Decision, rollback_reason
 from pipelines.model.features import Splits, labels, model_frame
 from pipelines.model.metrics import compute, paired_bootstrap_gain
 from pipelines.model.ordered_split import holdout_rows, split_snapshot
-from pipelines.model.scoring import Scored, score
+from pipelines.model.scoring import Scored
 from pipelines.model.slices import SliceMetric, slice_metrics
 from pipelines.registry import ledger
 from pipelines.registry import versions as registry
 
 log = logging.getLogger(__name__)
-Scorer = Callable[[Sequence[Any], pd.DataFrame], list[Scored]]
-"""Each model's ``Scored`` on some rows of the snapshot's holdout."""
 
 
 def admission_checks(model: str, challenger: registry.VersionInfo) -> list[Check]:
@@ -69,23 +67,6 @@ def evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> D
         raise
     registry.delete_tag(cfg.name, challenger_version, registry.FAILED_TAG)
     return decision
-
-
-def scorer(cfg: ModelConfig, snapshot: Snapshot, holdout: pd.DataFrame) -> Scorer:
-    """How models are scored on rows of ``holdout`` (the snapshot's, ``holdout_rows``): in this process, or for
-    engine ``dask`` on the cluster (``dask_scoring.score_holdout``: the same rows in the same order, taken
-    apart there; values never seen in training are then counted on the whole holdout).
-    """
-    if cfg.training.engine != "dask":
-        return lambda models, rows: [score(model, rows, cfg) for model in models]
-
-    def on_cluster(models: Sequence[Any], rows: pd.DataFrame) -> list[Scored]:
-        from pipelines.model.dask_scoring import score_holdout
-
-        at = holdout.index.get_indexer(rows.index)
-        return [Scored(found.scores[at], found.unseen) for found in score_holdout(cfg, snapshot, models).scored]
-
-    return on_cluster
 
 
 def _evaluate(cfg: ModelConfig, snapshot: Snapshot, challenger_version: int) -> Decision:
