@@ -6,6 +6,7 @@ import html
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -19,7 +20,7 @@ from pipelines.decision.promote import promote
 from pipelines.decision.verdict import Check, Decision
 from pipelines.jobs.steps import model_card
 from pipelines.model.estimators import estimator, predict
-from pipelines.model.features import labels, model_frame, split
+from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.metrics import compute
 from pipelines.model.scoring import score
 from pipelines.model.train import fit, train
@@ -141,12 +142,18 @@ def test_a_capped_curve_judges_its_last_step_per_doubling() -> None:
     assert not helps and "per doubling" in text
 
 
-def test_the_largest_refit_is_capped(
-    seeded_source: str, demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def fitted(seeded_source: str, demo_cfg: ModelConfig) -> tuple[Splits, Any]:
+    """The seeded window's splits and the demo model fitted on them."""
     snapshot = ingest(demo_cfg, AS_OF, seeded_source)
     splits = split(load(snapshot), demo_cfg, snapshot.window)
-    model = fit(demo_cfg, splits)
+    return splits, fit(demo_cfg, splits)
+
+
+def test_the_largest_refit_is_capped(
+    fitted: tuple[Splits, Any], demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    splits, model = fitted
     monkeypatch.setattr(card_analysis, "MAX_REFIT_ROWS", 800)
 
     curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
@@ -155,11 +162,9 @@ def test_the_largest_refit_is_capped(
 
 
 def test_the_curve_scores_every_point_on_one_sample_of_the_holdout(
-    seeded_source: str, demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
+    fitted: tuple[Splits, Any], demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    snapshot = ingest(demo_cfg, AS_OF, seeded_source)
-    splits = split(load(snapshot), demo_cfg, snapshot.window)
-    model = fit(demo_cfg, splits)
+    splits, model = fitted
     monkeypatch.setattr(card_analysis, "CURVE_HOLDOUT_ROWS", 400)
     assert len(splits.holdout) > 400
 
