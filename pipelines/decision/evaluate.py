@@ -19,9 +19,9 @@ from pipelines.data.snapshot import Snapshot
 from pipelines.decision.holdout_scoring import Scorer, scorer
 from pipelines.decision.judge import judge, window_checks
 from pipelines.decision.verdict import Check, Decision, rollback_reason
-from pipelines.model.features import Splits, labels, model_frame
+from pipelines.model.features import labels, model_frame
 from pipelines.model.metrics import compute, paired_bootstrap_gain
-from pipelines.model.ordered_split import holdout_rows, split_snapshot
+from pipelines.model.ordered_split import RecentSplit, holdout_rows, recent_split
 from pipelines.model.scoring import Scored
 from pipelines.model.slices import SliceMetric, slice_metrics
 from pipelines.registry import ledger
@@ -200,17 +200,20 @@ class _Compared:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a decision was made on, for its model card: the splits, the challenger and the slice metrics."""
+    """What a decision was made on, for its model card: the holdout and the newest training rows, the challenger
+    and the slice metrics.
+    """
 
-    splits: Splits
+    rows: RecentSplit
     model: Any
     challenger: registry.VersionInfo
     slices: list[SliceMetric]
 
 
-def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Evidence | None:
+def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision, newest: int) -> Evidence | None:
     """Recompute what ``evaluate`` compared (the same rows, scores and slices: ``_Compared``), from the
-    decision's own versions (not the aliases of now); the splits read file by file (``split_snapshot``).
+    decision's own versions (not the aliases of now), with the ``newest`` latest training rows
+    (``recent_split``: the window is never held whole).
 
     None when the decision compared nothing (the challenger was the champion already, or no holdout row was
     comparable) or the version has no training run to hold a card.
@@ -222,11 +225,11 @@ def evidence(cfg: ModelConfig, snapshot: Snapshot, decision: Decision) -> Eviden
     if challenger.run_id is None:
         return None
     champion = registry.version(cfg.name, decision.champion_version) if decision.champion_version else None
-    splits = split_snapshot(snapshot, cfg)
+    rows = recent_split(snapshot, cfg, newest)
     model = registry.load_model(cfg.name, decision.challenger_version)
-    holdout, _ = _unseen_by(champion, splits.holdout, cfg)
-    compared = _Compared.of(cfg, holdout, model, champion, scorer(cfg, snapshot, splits.holdout))
-    return Evidence(splits, model, challenger, compared.slices(cfg))
+    holdout, _ = _unseen_by(champion, rows.holdout, cfg)
+    compared = _Compared.of(cfg, holdout, model, champion, scorer(cfg, snapshot, rows.holdout))
+    return Evidence(rows, model, challenger, compared.slices(cfg))
 
 
 def _unseen_by(

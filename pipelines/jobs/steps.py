@@ -117,12 +117,13 @@ def model_card(cfg: ModelConfig, snapshot: Snapshot, decision: Decision, dry_run
     """
     from pipelines.decision import evaluate as evaluation
     from pipelines.registry import versions as registry
+    from pipelines.reports.card_analysis import MAX_REFIT_ROWS
     from pipelines.reports.model_card import card_folder, log_model_card
 
-    found = evaluation.evidence(cfg, snapshot, decision)
+    found = evaluation.evidence(cfg, snapshot, decision, MAX_REFIT_ROWS)
     if found is None:
         return None
-    log_model_card(cfg, snapshot, found.splits, found.model, decision, found.slices, found.challenger)
+    log_model_card(cfg, snapshot, found.rows, found.model, decision, found.slices, found.challenger)
     if not dry_run and registry.CARD_TAG not in registry.version(cfg.name, decision.challenger_version).tags:
         registry.set_tags(cfg.name, decision.challenger_version, {registry.CARD_TAG: decision.decision_id})
     return card_folder(decision.decision_id)

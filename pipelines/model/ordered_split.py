@@ -4,12 +4,14 @@ A day file holds the rows whose timestamp falls on its day (``frame_days``/``arr
 day), and the files are listed oldest first, so ``split``'s order — timestamp, then entity key, ties in the
 snapshot's order — is each file's rows in that order, file after file. Rows keep ``load``'s index (their
 position in the snapshot), so the frames are equal to ``split(load(snapshot), ...)``'s. A snapshot of one file
-(written before day files) is that file sorted whole.
+(written before day files) is that file sorted whole. Evaluate reads the holdout's days only; the model card
+(``recent_split``) those and, of the earlier days, only the newest its learning curve refits on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
@@ -21,9 +23,9 @@ import pyarrow.parquet as pq
 
 from pipelines.config.model import ModelConfig
 from pipelines.data.snapshot import Snapshot
-from pipelines.data.snapshot_reader import SnapshotFile, file_frames, layout
+from pipelines.data.snapshot_reader import SnapshotFile, SnapshotLayout, file_frames, layout
 from pipelines.data.snapshot_store import open_input
-from pipelines.model.features import FeatureError, Splits
+from pipelines.model.features import FeatureError
 from pipelines.model.split_rule import SplitRule, validation_rows
 
 POSITION = "__position"
@@ -31,47 +33,87 @@ POSITION = "__position"
 
 def holdout_rows(snapshot: Snapshot, cfg: ModelConfig) -> pd.DataFrame:
     """``split(load(snapshot), cfg, snapshot.window).holdout``, reading only the holdout days' files."""
-    first = SplitRule.of(cfg, snapshot.window).bound.date()
-    _, holdout = _training_and_holdout(snapshot, cfg, lambda f: f.day is None or f.day >= first)
+    found = layout(snapshot)
+    late = [
+        _split_file(found, file, start, snapshot, cfg)
+        for file, start in _numbered(found.files)
+        if _is_late(file, snapshot, cfg)
+    ]
+    _, holdout = _joined_parts(found, late)
     if holdout.empty:
         raise FeatureError(f"no holdout rows on or after {snapshot.window.holdout_start}")
     return holdout
 
 
-def split_snapshot(snapshot: Snapshot, cfg: ModelConfig) -> Splits:
-    """``split(load(snapshot), cfg, snapshot.window)``, the window held about once (not sorted whole)."""
-    train, held = _training_and_holdout(snapshot, cfg, lambda _: True)
-    n_valid = validation_rows(len(train), len(held), cfg, snapshot.window)
-    return Splits(train.iloc[:-n_valid], train.iloc[-n_valid:], held)
+@dataclass(frozen=True)
+class RecentSplit:
+    """Of ``split``'s frames: the number of training rows, the newest of them (``train.iloc[-len(newest):]``)
+    and the holdout.
+    """
+
+    train_rows: int
+    newest: pd.DataFrame
+    holdout: pd.DataFrame
 
 
-def _training_and_holdout(
-    snapshot: Snapshot, cfg: ModelConfig, wanted: Callable[[SnapshotFile], bool]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The wanted files' training rows and holdout rows, each in ``split``'s order. Day files of one schema are
-    ordered and split as Arrow tables, then converted once, each column's Arrow buffers freed as it is (about
-    the rows' size at the peak); day files whose types differ are cast as pandas frames, a file at a time.
+def recent_split(snapshot: Snapshot, cfg: ModelConfig, newest: int) -> RecentSplit:
+    """``split``'s training row count, its ``newest`` latest training rows and its holdout, reading the holdout
+    days' files and, newest first, only as many earlier day files as those training rows need (an earlier day
+    holds training rows only, and the validation rows come between them and the holdout).
     """
     found = layout(snapshot)
+    numbered = _numbered(found.files)
+    late = [file for file in numbered if _is_late(file[0], snapshot, cfg)]
+    parts = [_split_file(found, file, start, snapshot, cfg) for file, start in late]
+    held = sum(len(holdout) for _, holdout in parts)
+    n_training = sum(file.rows for file in found.files) - held
+    n_valid = validation_rows(n_training, held, cfg, snapshot.window)
+    need = n_valid + min(newest, n_training - n_valid)
+    have = sum(len(training) for training, _ in parts)
+    earlier = [file for file in numbered if not _is_late(file[0], snapshot, cfg)]
+    while have < need and earlier:
+        file, start = earlier.pop()
+        parts.insert(0, _split_file(found, file, start, snapshot, cfg))
+        have += len(parts[0][0])
+    training, holdout = _joined_parts(found, parts)
+    return RecentSplit(n_training - n_valid, training.iloc[len(training) - need : len(training) - n_valid], holdout)
+
+
+Numbered = tuple[SnapshotFile, int]
+"""A snapshot file and the position of its first row in the snapshot."""
+
+
+def _numbered(files: Sequence[SnapshotFile]) -> list[Numbered]:
+    return list(zip(files, accumulate((file.rows for file in files), initial=0), strict=False))
+
+
+def _is_late(file: SnapshotFile, snapshot: Snapshot, cfg: ModelConfig) -> bool:
+    """Whether the file may hold holdout rows: a day on or after the holdout bound's, or a single-file snapshot."""
+    return file.day is None or file.day >= SplitRule.of(cfg, snapshot.window).bound.date()
+
+
+def _split_file(found: SnapshotLayout, file: SnapshotFile, start: int, snapshot: Snapshot, cfg: ModelConfig) -> Any:
+    """A file's training rows and holdout rows, each in ``split``'s order: Arrow tables when the window's day
+    files share one schema, else pandas frames cast to the window's dtypes.
+    """
     rule = SplitRule.of(cfg, snapshot.window)
     order = [name for name in (cfg.columns.timestamp, cfg.columns.entity_key) if name]
-    starts = [0, *accumulate(file.rows for file in found.files)]
-    training: list[Any] = []
-    holdout: list[Any] = []
-    for file, start in zip(found.files, starts, strict=False):
-        if not wanted(file):
-            continue
-        if found.casts:
-            frame = _ordered_frame(file, start, found.casts, order)
-            is_holdout = rule.holdout(frame)
-            training.append(frame[~is_holdout])
-            holdout.append(frame[is_holdout])
-        else:
-            table = _ordered_table(file, start, order)
-            bound = pa.scalar(rule.bound.to_pydatetime(), type=table.schema.field(rule.timestamp).type)
-            is_holdout = pc.fill_null(pc.greater_equal(table[rule.timestamp], bound), False)
-            training.append(table.filter(pc.invert(is_holdout)))
-            holdout.append(table.filter(is_holdout))
+    if found.casts:
+        frame = _ordered_frame(file, start, found.casts, order)
+        is_holdout = rule.holdout(frame)
+        return frame[~is_holdout], frame[is_holdout]
+    table = _ordered_table(file, start, order)
+    bound = pa.scalar(rule.bound.to_pydatetime(), type=table.schema.field(rule.timestamp).type)
+    is_holdout = pc.fill_null(pc.greater_equal(table[rule.timestamp], bound), False)
+    return table.filter(pc.invert(is_holdout)), table.filter(is_holdout)
+
+
+def _joined_parts(found: SnapshotLayout, parts: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-file (training, holdout) parts as two frames; Arrow tables are converted once, each column's buffers
+    freed as it is (about the rows' size at the peak).
+    """
+    training, holdout = [part[0] for part in parts], [part[1] for part in parts]
+    parts.clear()
     if found.casts:
         return _joined(training), _joined(holdout)
     return _converted(training), _converted(holdout)

@@ -24,6 +24,7 @@ from pipelines.config.model import ModelConfig
 from pipelines.model.estimators import estimator
 from pipelines.model.features import labels, model_frame
 from pipelines.model.metrics import METRICS, gain
+from pipelines.model.ordered_split import RecentSplit
 from pipelines.model.scoring import score
 
 REFIT_FRACTIONS = (0.125, 0.25, 0.5)
@@ -47,22 +48,24 @@ class LearningCurve:
     verdict: str
 
 
-def learning_curve(
-    cfg: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame, model: Any, rounds: int
-) -> LearningCurve:
+def learning_curve(cfg: ModelConfig, rows: RecentSplit, model: Any, rounds: int) -> LearningCurve:
     """Refits with ``rounds`` trees on growing shares of the (time-ordered) training rows, newest kept, then
-    ``model`` (fitted on all of ``train``) as the last point.
+    ``model`` (fitted on all ``rows.train_rows`` of them) as the last point. ``rows.newest`` must hold the
+    largest refit's rows: ``MAX_REFIT_ROWS``, or all when there are fewer.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     metric = cfg.policy.primary_metric
+    holdout = rows.holdout
     if len(holdout) > CURVE_HOLDOUT_ROWS:
         picked = np.random.default_rng(cfg.xgboost.seed).choice(len(holdout), CURVE_HOLDOUT_ROWS, replace=False)
         holdout = holdout.iloc[np.sort(picked)]
     y = labels(holdout, cfg)
-    largest = min(len(train) * REFIT_FRACTIONS[-1], MAX_REFIT_ROWS)
+    largest = min(rows.train_rows * REFIT_FRACTIONS[-1], MAX_REFIT_ROWS)
+    if len(rows.newest) < round(largest):
+        raise ValueError(f"the learning curve needs the newest {round(largest)} training rows, got {len(rows.newest)}")
     shares = [fraction / REFIT_FRACTIONS[-1] for fraction in REFIT_FRACTIONS]
-    parts = [train.iloc[-max(round(largest * share), 1) :] for share in shares]
+    parts = [rows.newest.iloc[-max(round(largest * share), 1) :] for share in shares]
     parts = [part for part in parts if cfg.task != "binary" or len(np.unique(labels(part, cfg))) > 1]
 
     def refit(part: pd.DataFrame) -> Any:
@@ -72,10 +75,10 @@ def learning_curve(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="learning-curve") as pool:
         # the largest share first: the two threads then finish at about the same time
         refits = list(reversed(list(pool.map(refit, reversed(parts)))))
-    rows = [*(len(part) for part in parts), len(train)]
+    sizes = [*(len(part) for part in parts), rows.train_rows]
     values = [METRICS[metric](y, score(fitted, holdout, cfg).scores) for fitted in (*refits, model)]
-    helps, verdict = curve_verdict(metric, rows, values)
-    return LearningCurve(metric, rows, values, helps, verdict)
+    helps, verdict = curve_verdict(metric, sizes, values)
+    return LearningCurve(metric, sizes, values, helps, verdict)
 
 
 def curve_verdict(metric: str, rows: Sequence[int], values: Sequence[float]) -> tuple[bool, str]:

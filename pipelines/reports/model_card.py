@@ -20,7 +20,7 @@ from typing import Any
 from pipelines.config.model import ModelConfig
 from pipelines.data.snapshot import Snapshot
 from pipelines.decision.verdict import Decision
-from pipelines.model.features import Splits
+from pipelines.model.ordered_split import RecentSplit
 from pipelines.model.scoring import aligned_frame
 from pipelines.model.slices import SliceMetric
 from pipelines.registry import versions as registry
@@ -38,7 +38,7 @@ DECAY_PLOT = "decay_curve.png"
 def log_model_card(
     cfg: ModelConfig,
     snapshot: Snapshot,
-    splits: Splits,
+    rows: RecentSplit,
     model: Any,
     decision: Decision,
     slices: Sequence[SliceMetric],
@@ -52,7 +52,7 @@ def log_model_card(
     mlflow_client = registry.client()
     params = mlflow_client.get_run(info.run_id).data.params
     with tempfile.TemporaryDirectory() as tmp:
-        write_model_card(Path(tmp), cfg, snapshot, splits, model, decision, slices, info, params)
+        write_model_card(Path(tmp), cfg, snapshot, rows, model, decision, slices, info, params)
         mlflow_client.log_artifacts(info.run_id, tmp, card_folder(decision.decision_id))
 
 
@@ -65,7 +65,7 @@ def write_model_card(
     folder: Path,
     cfg: ModelConfig,
     snapshot: Snapshot,
-    splits: Splits,
+    rows: RecentSplit,
     model: Any,
     decision: Decision,
     slices: Sequence[SliceMetric],
@@ -75,8 +75,8 @@ def write_model_card(
     """Write ``index.html`` and the PNG plots into ``folder``; returns the page's path."""
     best = getattr(model, "best_iteration", None)
     rounds = best + 1 if best is not None else model.get_booster().num_boosted_rounds()
-    curve = learning_curve(cfg, splits.train, splits.holdout, model, rounds)
-    features, _ = aligned_frame(model, splits.holdout, cfg)
+    curve = learning_curve(cfg, rows, model, rounds)
+    features, _ = aligned_frame(model, rows.holdout, cfg)
     shap_values, sample = contributions(model, features, rounds, cfg.xgboost.seed)
     failed = {c.name.removeprefix("slice:") for c in decision.checks if c.name.startswith("slice:") and not c.passed}
     champion = (decision.champion_metrics or {}).get(curve.metric)

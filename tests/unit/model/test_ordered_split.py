@@ -14,7 +14,7 @@ from pipelines.data import snapshot_reader
 from pipelines.data.ingest import ingest, load
 from pipelines.model import ordered_split
 from pipelines.model.features import split
-from pipelines.model.ordered_split import holdout_rows, split_snapshot
+from pipelines.model.ordered_split import holdout_rows, recent_split
 
 AS_OF = date(2026, 3, 1)
 
@@ -25,10 +25,31 @@ def test_file_by_file_split_equals_the_whole_window_split(
     snapshot = ingest(demo_cfg, AS_OF, seeded_source)
     expected = split(load(snapshot), demo_cfg, snapshot.window)
 
-    found = split_snapshot(snapshot, demo_cfg)
+    found = recent_split(snapshot, demo_cfg, newest=len(load(snapshot)))
 
-    for part in ("train", "validation", "holdout"):
-        pd.testing.assert_frame_equal(getattr(found, part), getattr(expected, part))
+    assert found.train_rows == len(expected.train)
+    pd.testing.assert_frame_equal(found.newest, expected.train)
+    pd.testing.assert_frame_equal(found.holdout, expected.holdout)
+
+
+def test_the_newest_training_rows_are_read_from_the_days_they_need(
+    home: Path, seeded_source: str, demo_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: the demo window (49 day files, the last 7 the holdout's), file reads counted
+    snapshot = ingest(demo_cfg, AS_OF, seeded_source)
+    expected = split(load(snapshot), demo_cfg, snapshot.window)
+    read = _counted_reads(monkeypatch)
+
+    # When: the newest 300 training rows are read (fewer than one day holds)
+    found = recent_split(snapshot, demo_cfg, newest=300)
+
+    # Then: the same rows as the whole window's split, and of the earlier days only the ones before validation's
+    assert found.train_rows == len(expected.train)
+    pd.testing.assert_frame_equal(found.newest, expected.train.iloc[-300:])
+    pd.testing.assert_frame_equal(found.holdout, expected.holdout)
+    validation_days = expected.validation[demo_cfg.columns.timestamp].dt.date.nunique()
+    newest_days = expected.train.iloc[-300:][demo_cfg.columns.timestamp].dt.date.nunique()
+    assert len(read) <= 7 + validation_days + newest_days < 49
 
 
 def test_the_holdout_is_read_from_the_holdout_days_only(
@@ -37,14 +58,7 @@ def test_the_holdout_is_read_from_the_holdout_days_only(
     # Given: the demo window (49 day files, the last 7 the holdout's), file reads counted
     snapshot = ingest(demo_cfg, AS_OF, seeded_source)
     expected = split(load(snapshot), demo_cfg, snapshot.window).holdout
-    read: list[str] = []
-    real = ordered_split.open_input
-
-    def counted(path: str, *args, **kwargs):  # type: ignore[no-untyped-def]
-        read.append(path)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(ordered_split, "open_input", counted)
+    read = _counted_reads(monkeypatch)
 
     # When: the holdout rows are read
     holdout = holdout_rows(snapshot, demo_cfg)
@@ -66,8 +80,23 @@ def test_day_files_of_differing_types_are_cast_and_split_alike(
     monkeypatch.setattr(ordered_split, "layout", lambda _: replace(found, casts=casts))
 
     # When: it is split file by file as pandas frames
-    cast = split_snapshot(snapshot, demo_cfg)
+    cast = recent_split(snapshot, demo_cfg, newest=500)
 
     # Then: the same frames
-    for part in ("train", "validation", "holdout"):
-        pd.testing.assert_frame_equal(getattr(cast, part), getattr(expected, part))
+    assert cast.train_rows == len(expected.train)
+    pd.testing.assert_frame_equal(cast.newest, expected.train.iloc[-500:])
+    pd.testing.assert_frame_equal(cast.holdout, expected.holdout)
+    pd.testing.assert_frame_equal(holdout_rows(snapshot, demo_cfg), expected.holdout)
+
+
+def _counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the files ``ordered_split`` opens from now on."""
+    read: list[str] = []
+    real = ordered_split.open_input
+
+    def counted(path: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ordered_split, "open_input", counted)
+    return read

@@ -22,12 +22,13 @@ from pipelines.jobs.steps import model_card
 from pipelines.model.estimators import estimator, predict
 from pipelines.model.features import Splits, labels, model_frame, split
 from pipelines.model.metrics import compute
+from pipelines.model.ordered_split import RecentSplit, recent_split
 from pipelines.model.scoring import score
 from pipelines.model.train import fit, train
 from pipelines.registry import versions as registry
 from pipelines.registry.versions import VersionInfo
 from pipelines.reports import card_analysis
-from pipelines.reports.card_analysis import REFIT_FRACTIONS, curve_verdict, learning_curve
+from pipelines.reports.card_analysis import MAX_REFIT_ROWS, REFIT_FRACTIONS, curve_verdict, learning_curve
 from pipelines.reports.model_card import CARD_PAGE, MODEL_CARD_ARTIFACT, PLOTS, card_folder, write_model_card
 
 AS_OF = date(2026, 3, 1)
@@ -107,8 +108,10 @@ def test_learning_curve_keeps_the_newest_rows(seeded_source: str, demo_cfg: Mode
     snapshot = ingest(demo_cfg, AS_OF, seeded_source)
     splits = split(load(snapshot), demo_cfg, snapshot.window)
     model = fit(demo_cfg, splits)
-    # when the curve is drawn with the model's number of rounds
-    curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
+    # when the curve is drawn with the model's number of rounds, from the rows the card reads
+    rows = recent_split(snapshot, demo_cfg, MAX_REFIT_ROWS)
+    assert rows.train_rows == len(splits.train)
+    curve = learning_curve(demo_cfg, rows, model, rounds=model.best_iteration + 1)
     # then it has one point per refitted share and one for the model, each a finite holdout roc_auc
     assert len(curve.rows) == len(REFIT_FRACTIONS) + 1
     assert curve.rows == sorted(curve.rows) and curve.rows[-1] == len(splits.train)
@@ -156,7 +159,7 @@ def test_the_largest_refit_is_capped(
     splits, model = fitted
     monkeypatch.setattr(card_analysis, "MAX_REFIT_ROWS", 800)
 
-    curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
+    curve = learning_curve(demo_cfg, _whole(splits), model, rounds=model.best_iteration + 1)
 
     assert curve.rows == [200, 400, 800, len(splits.train)]
 
@@ -168,7 +171,7 @@ def test_the_curve_scores_every_point_on_one_sample_of_the_holdout(
     monkeypatch.setattr(card_analysis, "CURVE_HOLDOUT_ROWS", 400)
     assert len(splits.holdout) > 400
 
-    curve = learning_curve(demo_cfg, splits.train, splits.holdout, model, rounds=model.best_iteration + 1)
+    curve = learning_curve(demo_cfg, _whole(splits), model, rounds=model.best_iteration + 1)
 
     picked = np.sort(np.random.default_rng(demo_cfg.xgboost.seed).choice(len(splits.holdout), 400, replace=False))
     sample = splits.holdout.iloc[picked]
@@ -177,6 +180,18 @@ def test_the_curve_scores_every_point_on_one_sample_of_the_holdout(
         "roc_auc"
     ]
     assert curve.values[-1] == on_sample != on_all
+
+
+def test_a_curve_given_too_few_of_the_newest_rows_says_so(fitted: tuple[Splits, Any], demo_cfg: ModelConfig) -> None:
+    splits, model = fitted
+    short = RecentSplit(len(splits.train), splits.train.iloc[-10:], splits.holdout)
+
+    with pytest.raises(ValueError, match=f"needs the newest {round(len(splits.train) / 2)} training rows, got 10"):
+        learning_curve(demo_cfg, short, model, rounds=model.best_iteration + 1)
+
+
+def _whole(splits: Splits) -> RecentSplit:
+    return RecentSplit(len(splits.train), splits.train, splits.holdout)
 
 
 def test_curve_verdict_needs_two_points() -> None:
@@ -204,7 +219,7 @@ def test_card_of_a_regression_model_without_slices(seeded_source: str, demo_cfg:
     # when its card is written (no run needed)
     folder = tmp_path / "card"
     folder.mkdir()
-    page = write_model_card(folder, cfg, snapshot, splits, model, decision, [], VersionInfo(1, None, {}), {})
+    page = write_model_card(folder, cfg, snapshot, _whole(splits), model, decision, [], VersionInfo(1, None, {}), {})
     # then the page and every plot exist, and the page reads the regression metrics and the lack of slices
     assert {p.name for p in folder.iterdir()} == {CARD_PAGE, *PLOTS}
     text = page.read_text()
