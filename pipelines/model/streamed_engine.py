@@ -1,7 +1,7 @@
 """The local engine without the window in memory: the training rows streamed from the snapshot's row groups to
 XGBoost through an ``xgboost.DataIter``, quantized into an in-memory ``QuantileDMatrix``, or with
-``external=True`` into an ``ExtMemQuantileDMatrix`` whose pages are cached on disk (a temporary folder in the
-snapshot's local folder, removed afterwards, failure or not).
+``external=True`` into an ``ExtMemQuantileDMatrix`` whose pages are cached on disk (``extmem_cache``: a folder in
+the snapshot's local folder, removed afterwards, failure or not, or by the next such training if a kill left it).
 
 The rows are ``features.split``'s (``split_rule``: counts per day, then the cut day's rows ordered). The
 validation rows (early stopping and the validation metrics) are held in memory. In memory, the training rows
@@ -13,11 +13,9 @@ reads them again, in pages of ``PAGE_ROWS``, and only a page is held at a time.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +28,9 @@ from pipelines.data.profile import Profile
 from pipelines.data.profile_parts import merged_profile, part_counts, profile_bins, profile_part
 from pipelines.data.row_groups import ROW, RowGroup, RowGroups, read_row_group, row_groups
 from pipelines.data.snapshot import Snapshot
+from pipelines.faults import stop_point
 from pipelines.model.estimators import PROFILE_SCORED_ROWS, estimator, predict
+from pipelines.model.extmem_cache import cache_folder
 from pipelines.model.features import labels, model_frame
 from pipelines.model.fitted import Fitted
 from pipelines.model.metrics import compute
@@ -45,8 +45,6 @@ from pipelines.model.split_rule import (
 )
 
 Categories = dict[str, list[str]]
-CACHE_PREFIX = "xgboost-extmem-"
-"""The temporary cache folder's name starts with this (inside the snapshot's local folder)."""
 PAGE_ROWS = 500_000
 """External memory: a batch (a cached page) holds row groups of at least this many training rows together.
 Each boosting round reads every page and pays per page: at 1M demo rows (35 day files of ~20k training rows)
@@ -149,15 +147,17 @@ def _train(
     y_valid: np.ndarray,
 ) -> Any:
     """``xgboost.train`` with ``estimators.estimator``'s parameters on the streamed rows, returned as that
-    estimator; the external-memory cache lives in a temporary folder removed when training ends or fails.
+    estimator; the external-memory cache lives in an ``extmem_cache.cache_folder`` (stop point ``extmem_cached``
+    once its pages are written).
     """
     model = estimator(cfg)
     params = model.get_xgb_params()
-    folder = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=_cache_parent(snapshot))) if external else None
-    try:
+    with cache_folder(_cache_parent(snapshot)) if external else nullcontext() as folder:
         fed = _Fed(batches, str(folder / "cache") if folder else None)
         kind = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
         train = kind(fed, max_bin=params.get("max_bin"), enable_categorical=True, nthread=params.get("nthread"))
+        if external:
+            stop_point("extmem_cached")
         valid = xgb.QuantileDMatrix(valid_features, y_valid, ref=train, enable_categorical=True)
         booster = xgb.train(
             params,
@@ -168,9 +168,6 @@ def _train(
             verbose_eval=False,
         )
         del train, valid
-    finally:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
     model.load_model(bytearray(booster.save_raw("ubj")))
     return model
 

@@ -16,7 +16,7 @@ import pytest
 from pipelines.config.model import ModelConfig
 from pipelines.data.ingest import ingest, load
 from pipelines.data.snapshot import Snapshot
-from pipelines.model import memory_plan, streamed_engine
+from pipelines.model import extmem_cache, memory_plan, streamed_engine
 from pipelines.model import train as training
 from pipelines.model.features import labels, split
 from pipelines.model.metrics import roc_auc
@@ -36,7 +36,7 @@ def holdout_auc(model: Any, snapshot: Snapshot, cfg: ModelConfig) -> float:
 
 
 def cache_folders(snapshot: Snapshot) -> list[Path]:
-    return list(snapshot.local_folder().glob(f"{streamed_engine.CACHE_PREFIX}*"))
+    return list(snapshot.local_folder().glob(f"{extmem_cache.CACHE_PREFIX}*"))
 
 
 def test_in_memory_streaming_fits_the_model_the_whole_window_in_pandas_gives(
