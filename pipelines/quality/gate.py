@@ -61,6 +61,7 @@ def validate(cfg: ModelConfig, snapshot: Snapshot, day_stats: DayStatsStore | No
         days=days,
         day_severity=cfg.quality.daily.severity,
         unique=cfg.columns.unique_columns,
+        fingerprint=snapshot.content_hash,
     )
     report = replace(report, result_path=str(result_file), docs_path=docs_path)
     result_file.write_text(json.dumps({"report": report.to_dict(), **full_result}, indent=2, default=str))
