@@ -4,7 +4,8 @@
 - ``report``: ``CheckResult``, ``QualityReport`` and ``QualityGateFailed``, what the gate reports.
 - ``suites``: a model's suite from ``expectations/``, its unique-key check, the generated ``<suite>__daily`` suite.
 - ``day_checks``: the per-day aggregate of a snapshot, with the bounds each day's statistics must lie within.
-- ``gx_runner``: ``run_suite`` through a file-based GX context: synced suites, checkpoints, Data Docs.
+- ``gx_runner``: ``run_suite`` through an ephemeral GX context: suites from their JSON, checkpoints, Data Docs.
+- ``gx_views``: GX's Data Docs page views with their templates compiled once per process.
 - ``gx_results``: GX validation results turned into a ``QualityReport``.
 - ``gx_shortcuts``: two narrow overrides of GX internals (batch fingerprint, ``Decimal`` scan) that cost time for nothing.
 """

@@ -104,20 +104,27 @@ def with_nanosecond_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _context_config(project_dir: Path) -> Any:
-    """An in-memory context without progress bars whose only Data Docs site is ``project_dir/data_docs``."""
+    """An in-memory context without progress bars whose only Data Docs site is ``project_dir/data_docs``, rendered
+    by GX's page views with their templates compiled once per process (``gx_views``).
+    """
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
 
+    page = {"view": {"module_name": "pipelines.quality.gx_views", "class_name": "PageView"}}
     site = {
         "class_name": "SiteBuilder",
         "store_backend": {
             "class_name": "TupleFilesystemStoreBackend",
             "base_directory": str(project_dir / "data_docs"),
         },
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_section_builders": {section: page for section in ("expectations", "validations", "profiling")},
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "view": {"module_name": "pipelines.quality.gx_views", "class_name": "IndexPageView"},
+        },
     }
     return DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),

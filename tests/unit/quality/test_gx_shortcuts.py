@@ -71,3 +71,19 @@ def test_means_are_gx_s_with_or_without_the_decimal_scan(values: list, mean: flo
     assert scan.gx_scan(pd.Series(values), inplace=False).mean() == mean  # type: ignore[attr-defined]
     assert scan(series, inplace=True) is None and series.mean() == mean
     assert scan(pd.Series(values)).mean() == mean
+
+
+def test_data_docs_pages_are_rendered_with_templates_compiled_once_per_process(suites: Path) -> None:
+    from pipelines.quality.gx_views import _COMPILED
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    _, _, first = run_suite("s", frame, "a", suites / "one")
+    compiled = dict(_COMPILED._code)
+    _, _, second = run_suite("s", frame, "a", suites / "two")
+
+    assert compiled and _COMPILED._code == compiled  # the second context compiled nothing
+    for page in (first, second):
+        assert (
+            page is not None
+            and "mean must be greater than or equal to" in Path(page.removeprefix("file://")).read_text()
+        )
