@@ -7,5 +7,6 @@
 - ``gx_runner``: ``run_suite`` through an ephemeral GX context: suites from their JSON, checkpoints, Data Docs.
 - ``gx_views``: GX's Data Docs page views with their templates compiled once per process.
 - ``gx_results``: GX validation results turned into a ``QualityReport``.
-- ``gx_shortcuts``: two narrow overrides of GX internals (batch fingerprint, ``Decimal`` scan) that cost time for nothing.
+- ``gx_shortcuts``: narrow overrides of GX internals (batch fingerprint, ``Decimal`` scan, whole-frame copies per
+  column metric) that cost time or memory for nothing.
 """
