@@ -1,5 +1,5 @@
-"""Reading a snapshot: the whole window as one DataFrame (``load``), or day by day in bounded frames
-(``iter_frames``) for consumers that must not hold the window.
+"""Reading a snapshot: the whole window as one DataFrame (``load``, assembled a day file at a time:
+``window_frame``), or day by day in bounded frames (``iter_frames``) for consumers that must not hold the window.
 
 Files are opened one by one by their exact path (local or fsspec URL), never discovered as a dataset, so no
 reader invents hive partition columns from folder names such as ``window=...``.
@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from pipelines.data.snapshot import Snapshot
 from pipelines.data.snapshot_parts import SnapshotMissing, is_manifest, part_path, read_manifest
 from pipelines.data.snapshot_store import open_input
+from pipelines.data.window_frame import assembled
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,16 +69,14 @@ def load(snapshot: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFra
     import pandas as pd
 
     found = layout(snapshot)
-    tables = [_read(f.path, columns) for f in found.files]
-    if not tables:
+    if not found.files:
         assert found.schema is not None
         empty = found.schema.empty_table()
         return (empty.select(list(columns)) if columns is not None else empty).to_pandas()
-    if not found.casts:  # each column's Arrow buffers freed as it is converted: the window held about once
-        table = pa.concat_tables(tables)
-        tables.clear()
-        return table.to_pandas(split_blocks=True, self_destruct=True)
-    frames = [_cast(table.to_pandas(), found.casts) for table in tables]
+    if not found.casts:
+        tables = (_read(f.path, columns) for f in found.files)
+        return assembled(tables, sum(f.rows for f in found.files))
+    frames = [_cast(_read(f.path, columns).to_pandas(), found.casts) for f in found.files]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 

@@ -1,0 +1,56 @@
+"""A window's day files of one schema as one DataFrame, built file by file so the window is held about once.
+
+Converting the whole window's Arrow table at once holds the Arrow data and the frame side by side, and the
+Arrow buffers freed while converting stay with Arrow's allocator: about 2.3x the frame at the peak. Here
+float and time-zone-naive timestamp columns, whose pandas dtype does not depend on missing values (NaN, NaT),
+are written into arrays allocated once for the whole window, a day file at a time; every other column
+(integers and booleans, which a missing value turns into float64 or object, strings, dates, decimals) is
+converted a file at a time and joined at the end, where ``pd.concat`` unites the days' dtypes as one
+conversion would. The frame equals ``pa.concat_tables(tables).to_pandas()``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+def assembled(tables: Iterator[pa.Table], rows: int) -> pd.DataFrame:
+    """The tables (``rows`` rows in all, one schema), read one at a time, as one frame."""
+    first = next(tables)
+    schema = first.schema
+    arrays = {f.name: np.empty(rows, dtype=f.type.to_pandas_dtype()) for f in schema if _fixed(f.type)}
+    pieces: dict[str, list[pd.Series]] = {f.name: [] for f in schema if f.name not in arrays}
+    start = 0
+    for table in _chained(first, tables):
+        if start + table.num_rows > rows:
+            raise ValueError(f"the snapshot's files hold more rows than the {rows} of its manifest")
+        for name, array in arrays.items():
+            array[start : start + table.num_rows] = table.column(name).to_numpy(zero_copy_only=False)
+        if pieces:
+            rest = table.select(list(pieces)).to_pandas(split_blocks=True, self_destruct=True)
+            for name, found in pieces.items():
+                found.append(rest.pop(name))
+        start += table.num_rows
+        del table
+    if start != rows:
+        raise ValueError(f"the snapshot's files hold {start} rows, its manifest {rows}")
+    columns: dict[str, Any] = {
+        f.name: arrays.pop(f.name) if f.name in arrays else pd.concat(pieces.pop(f.name), ignore_index=True)
+        for f in schema
+    }
+    return pd.DataFrame(columns, copy=False)
+
+
+def _chained(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    yield first
+    yield from rest
+
+
+def _fixed(kind: pa.DataType) -> bool:
+    """Whether the column's pandas dtype is the same with or without missing values."""
+    return pa.types.is_float32(kind) or pa.types.is_float64(kind) or (pa.types.is_timestamp(kind) and kind.tz is None)
