@@ -59,10 +59,7 @@ def run_suite(
     Returns the compact report, GX's full results as JSON (``result``, ``day_result``) and the suite's Data
     Docs page.
     """
-    with quiet_gx():
-        import great_expectations as gx
-
-        context = gx.get_context(mode="ephemeral", project_config=_context_config(project_dir))
+    with quiet_gx(), _released_context(project_dir) as context:
         datasource = context.data_sources.add_pandas("snapshots")
         suite = _suite(context, with_unique_key(load_suite_dict(suite_name), unique))
         frame = with_nanosecond_timestamps(frame)
@@ -87,6 +84,21 @@ def run_suite(
         urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE)
     docs_path = next((u["site_url"] for u in urls if u.get("site_url")), None)
     return report, full, docs_path
+
+
+@contextmanager
+def _released_context(project_dir: Path) -> Iterator[Any]:
+    """An ephemeral context (``_context_config``), let go of when the block ends: GX keeps the last context it
+    built as its project (``project_manager``), and with it the batch's frame and the metrics computed on it
+    (a window's worth of columns), until another is built: through training, in a process that runs on.
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.data_context.context_factory import project_manager
+
+    try:
+        yield gx.get_context(mode="ephemeral", project_config=_context_config(project_dir))
+    finally:
+        project_manager.set_project(None)
 
 
 def with_nanosecond_timestamps(frame: pd.DataFrame) -> pd.DataFrame:

@@ -87,3 +87,23 @@ def test_timestamps_become_nanoseconds_where_they_fit_and_stay_otherwise() -> No
     }
     assert converted["us"].iloc[0] == frame["us"].iloc[0]
     assert with_nanosecond_timestamps(converted) is converted
+
+
+def test_nothing_of_the_validated_frame_is_held_once_the_suite_has_run(suites: Path) -> None:
+    import gc
+    import weakref
+
+    # Given: a frame validated with failures (the SUMMARY pass computes and keeps the most metrics)
+    rows = 50_000
+    frame = pd.DataFrame({"x": [float(i % 20) for i in range(rows)], "ts": pd.Timestamp("2026-01-05")})
+    report, _ = run(suites, frame)
+    assert not report.success
+    held = weakref.ref(frame)
+
+    # When: the caller lets go of it
+    del frame
+    gc.collect()
+
+    # Then: neither the frame nor any column or metric series of its length outlives the run
+    assert held() is None
+    assert not [o for o in gc.get_objects() if isinstance(o, pd.Series | pd.DataFrame) and len(o) >= rows / 2]
