@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pipelines.faults import stop_point
+from pipelines.jobs.process_memory import release_freed_memory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +42,7 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
     from pipelines.registry import db
 
     snapshot = read_window(cfg, as_of, source_url, training_days, ledger=DayLedger(db.engine()))
+    release_freed_memory()
     stop_point("ingested")
     return snapshot
 
@@ -54,6 +56,7 @@ def validate(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage, dry_run: bo
     from pipelines.registry import db
 
     report = run_suite(cfg, snapshot, day_stats=DayStatsStore(db.engine()))
+    release_freed_memory()  # the window the gate held, before training takes memory of its own
     if not report.success:
         if not dry_run:
             failures = [str(check) for check in report.critical]
