@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 from pipelines.data.snapshot import Snapshot
 from pipelines.data.snapshot_parts import SnapshotMissing, is_manifest, part_path, read_manifest
 from pipelines.data.snapshot_store import open_input
-from pipelines.data.window_frame import assembled
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,6 +73,8 @@ def load(snapshot: Snapshot, columns: Sequence[str] | None = None) -> pd.DataFra
         empty = found.schema.empty_table()
         return (empty.select(list(columns)) if columns is not None else empty).to_pandas()
     if not found.casts:
+        from pipelines.data.window_frame import assembled
+
         tables = (_read(f.path, columns) for f in found.files)
         return assembled(tables, sum(f.rows for f in found.files))
     frames = [_cast(_read(f.path, columns).to_pandas(), found.casts) for f in found.files]

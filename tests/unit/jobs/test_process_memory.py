@@ -15,6 +15,7 @@ def anon_mib():
     line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("RssAnon"))
     return int(line.split()[1]) / 1024
 
+start = anon_mib()
 # what a stage leaves: Arrow buffers and small NumPy arrays freed, every tenth array still held (a fragmented heap)
 arrow = [pa.array(np.arange(25_000, dtype="float64")) for _ in range(1_000)]
 small = [np.ones(12_000) for _ in range(3_000)]
@@ -22,12 +23,13 @@ kept = small[::10]
 del arrow, small
 before = anon_mib()
 release_freed_memory()
-print(before - anon_mib())
+print(before - start, anon_mib() - start)
 """
 
 
 def test_what_a_stage_freed_is_given_back() -> None:
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
 
-    # about 190 MiB of Arrow buffers and 250 MiB of heap were freed; most of it leaves the process
-    assert float(done.stdout) > 250, done.stdout
+    # about 190 MiB of Arrow buffers and 250 MiB of heap were freed but kept; what stays is about the 30 MiB held
+    kept, left = map(float, done.stdout.split())
+    assert kept > 300 and left < 120, (kept, left)
