@@ -9,4 +9,5 @@
 - ``gx_results``: GX validation results turned into a ``QualityReport``.
 - ``gx_shortcuts``: narrow overrides of GX internals (batch fingerprint, ``Decimal`` scan, whole-frame copies per
   column metric) that cost time or memory for nothing.
+- ``gx_fixes``: workarounds for GX bugs that stop a valid suite from running (quantile verdicts as NumPy bools).
 """

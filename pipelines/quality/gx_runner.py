@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from pipelines.quality.day_checks import DAILY_COLUMNS
+from pipelines.quality.gx_fixes import quantile_verdicts_as_bools
 from pipelines.quality.gx_results import suite_report, with_day_results
 from pipelines.quality.gx_shortcuts import batch_fingerprint, column_domains_alone, skip_decimal_scan
 from pipelines.quality.report import QualityReport
@@ -64,6 +65,7 @@ def run_suite(
         suite = _suite(context, with_unique_key(load_suite_dict(suite_name), unique))
         frame = with_nanosecond_timestamps(frame)
         skip_decimal_scan()
+        quantile_verdicts_as_bools()
         with batch_fingerprint(frame, fingerprint), column_domains_alone():
             identifier, result = _validate(context, datasource, asset_name, suite, frame, "BOOLEAN_ONLY", parameters)
             if not result.success:  # again with examples of the failing values, for the report and Data Docs

@@ -107,3 +107,24 @@ def test_nothing_of_the_validated_frame_is_held_once_the_suite_has_run(suites: P
     # Then: neither the frame nor any column or metric series of its length outlives the run
     assert held() is None
     assert not [o for o in gc.get_objects() if isinstance(o, pd.Series | pd.DataFrame) and len(o) >= rows / 2]
+
+
+@pytest.mark.parametrize(("median_range", "passes"), [([-1, 1], True), ([5, 6], False)])
+def test_a_suite_with_quantile_bounds_runs_and_reports_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, median_range: list[int], passes: bool
+) -> None:
+    # GX's own quantile check gives NumPy bools its result store cannot write: the gate raised a TypeError
+    monkeypatch.setenv("PIPELINES_EXPECTATIONS_DIR", str(tmp_path))
+    bounds = {"quantiles": [0.1, 0.5], "value_ranges": [[-5, 5], median_range]}
+    check = {
+        "type": "expect_column_quantile_values_to_be_between",
+        "kwargs": {"column": "x", "quantile_ranges": bounds},
+    }
+    (tmp_path / "q.json").write_text(json.dumps({"expectations": [{**check, "meta": {"severity": "critical"}}]}))
+    frame = pd.DataFrame({"x": [float(i % 9) - 4 for i in range(900)]})
+
+    report, full, _ = run_suite("q", frame, "asset", tmp_path / "gx")
+
+    assert report.success is passes
+    if not passes:  # only a failing suite keeps its results' details (SUMMARY): the median's verdict
+        assert full["result"]["results"][0]["result"]["details"]["success_details"] == [True, False]
