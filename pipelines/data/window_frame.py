@@ -12,6 +12,7 @@ conversion would. The frame equals ``pa.concat_tables(tables).to_pandas()``'s.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ def assembled(tables: Iterator[pa.Table], rows: int) -> pd.DataFrame:
     arrays = {f.name: np.empty(rows, dtype=f.type.to_pandas_dtype()) for f in schema if _fixed(f.type)}
     pieces: dict[str, list[pd.Series]] = {f.name: [] for f in schema if f.name not in arrays}
     start = 0
-    for table in _chained(first, tables):
+    for table in chain([first], tables):
         if start + table.num_rows > rows:
             raise ValueError(f"the snapshot's files hold more rows than the {rows} of its manifest")
         for name, array in arrays.items():
@@ -44,11 +45,6 @@ def assembled(tables: Iterator[pa.Table], rows: int) -> pd.DataFrame:
         for f in schema
     }
     return pd.DataFrame(columns, copy=False)
-
-
-def _chained(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    yield first
-    yield from rest
 
 
 def _fixed(kind: pa.DataType) -> bool:

@@ -34,12 +34,8 @@ POSITION = "__position"
 def holdout_rows(snapshot: Snapshot, cfg: ModelConfig) -> pd.DataFrame:
     """``split(load(snapshot), cfg, snapshot.window).holdout``, reading only the holdout days' files."""
     found = layout(snapshot)
-    late = [
-        _split_file(found, file, start, snapshot, cfg)
-        for file, start in _numbered(found.files)
-        if _is_late(file, snapshot, cfg)
-    ]
-    _, holdout = _joined_parts(found, late)
+    late, _ = _late_and_earlier(found, snapshot, cfg)
+    _, holdout = _joined_parts(found, [_split_file(found, file, start, snapshot, cfg) for file, start in late])
     if holdout.empty:
         raise FeatureError(f"no holdout rows on or after {snapshot.window.holdout_start}")
     return holdout
@@ -62,15 +58,13 @@ def recent_split(snapshot: Snapshot, cfg: ModelConfig, newest: int) -> RecentSpl
     holds training rows only, and the validation rows come between them and the holdout).
     """
     found = layout(snapshot)
-    numbered = _numbered(found.files)
-    late = [file for file in numbered if _is_late(file[0], snapshot, cfg)]
+    late, earlier = _late_and_earlier(found, snapshot, cfg)
     parts = [_split_file(found, file, start, snapshot, cfg) for file, start in late]
     held = sum(len(holdout) for _, holdout in parts)
     n_training = sum(file.rows for file in found.files) - held
     n_valid = validation_rows(n_training, held, cfg, snapshot.window)
     need = n_valid + min(newest, n_training - n_valid)
     have = sum(len(training) for training, _ in parts)
-    earlier = [file for file in numbered if not _is_late(file[0], snapshot, cfg)]
     while have < need and earlier:
         file, start = earlier.pop()
         parts.insert(0, _split_file(found, file, start, snapshot, cfg))
@@ -83,13 +77,18 @@ Numbered = tuple[SnapshotFile, int]
 """A snapshot file and the position of its first row in the snapshot."""
 
 
-def _numbered(files: Sequence[SnapshotFile]) -> list[Numbered]:
-    return list(zip(files, accumulate((file.rows for file in files), initial=0), strict=False))
-
-
-def _is_late(file: SnapshotFile, snapshot: Snapshot, cfg: ModelConfig) -> bool:
-    """Whether the file may hold holdout rows: a day on or after the holdout bound's, or a single-file snapshot."""
-    return file.day is None or file.day >= SplitRule.of(cfg, snapshot.window).bound.date()
+def _late_and_earlier(
+    found: SnapshotLayout, snapshot: Snapshot, cfg: ModelConfig
+) -> tuple[list[Numbered], list[Numbered]]:
+    """The files that may hold holdout rows (a day on or after the holdout bound's, or a single-file snapshot)
+    and the earlier ones, oldest first.
+    """
+    first = SplitRule.of(cfg, snapshot.window).bound.date()
+    late: list[Numbered] = []
+    earlier: list[Numbered] = []
+    for file, start in zip(found.files, accumulate((file.rows for file in found.files), initial=0), strict=False):
+        (late if file.day is None or file.day >= first else earlier).append((file, start))
+    return late, earlier
 
 
 def _split_file(found: SnapshotLayout, file: SnapshotFile, start: int, snapshot: Snapshot, cfg: ModelConfig) -> Any:
