@@ -1,6 +1,7 @@
 """Fault injection: a real ``retrain`` process is SIGKILLed at every step boundary, then re-run.
 
-Each kill uses a named stop point (``PIPELINES_STOP_AT``), so it lands exactly there without timing luck.
+Each kill uses a named stop point (``PIPELINES_STOP_AT``), so it lands exactly there without timing luck. Each
+run is a process of its own, forked from a warm interpreter that has imported the libraries once (``warm_cli``).
 Two models run side by side: one retrained on ever newer dates (every run promotes, so every promotion step
 is reached), one whose champion is newer than every date it is retrained on (every run is blocked). After
 each recovery the invariants of trust must hold: the champion's window never gets older, every champion
@@ -14,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.warm_cli import WarmCli
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # one at a time: they load both cores
 
@@ -50,12 +51,20 @@ class Chain:
 
     model: str
     env: dict[str, str]
+    cli: WarmCli
     champions: list[int] = field(default_factory=list)
     windows: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
-def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Chain]:
+def cli() -> Iterator[WarmCli]:
+    warm = WarmCli()
+    yield warm
+    warm.close()
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory: pytest.TempPathFactory, cli: WarmCli) -> dict[str, Chain]:
     """Per model a state folder with the seeded SQLite source and a fast-training config."""
     from pipelines.demo.seed import seed
 
@@ -95,7 +104,7 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Chain]:
             "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
             "MLFLOW_REGISTRY_URI": f"sqlite:///{home / 'mlflow.db'}",
         }
-        found[name] = Chain(name, env)
+        found[name] = Chain(name, env, cli)
     return found
 
 
@@ -113,8 +122,7 @@ def retrain(chain: Chain, day: date, stop_at: str | None = None) -> subprocess.C
     run_env.pop("PIPELINES_STOP_AT", None)
     if stop_at:
         run_env["PIPELINES_STOP_AT"] = stop_at
-    command = [sys.executable, "-m", "pipelines", "retrain", "--model", chain.model, "--as-of", day.isoformat()]
-    return subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    return chain.cli.run(["retrain", "--model", chain.model, "--as-of", day.isoformat()], run_env, timeout=300)
 
 
 def both(*runs: tuple[Chain, date, str | None]) -> list[subprocess.CompletedProcess[str]]:

@@ -3,7 +3,9 @@
 "Closed" is a port nobody listens on; "silent" accepts TCP connections and never answers. Tried with the
 pipeline's default timeouts: an MLflow tracking server (HTTP) and a PostgreSQL MLflow store (which also holds
 the ledger) for every verb that talks to MLflow, the ledger database alone for the verbs that move the
-champion, and the PostgreSQL source for ``retrain`` and ``cadence`` (which replays models on it). Each run is a real CLI process; several run at once.
+champion, and the PostgreSQL source for ``retrain`` and ``cadence`` (which replays models on it). Each run is a
+CLI process of its own, forked from a warm interpreter that has imported the libraries once (``warm_cli``);
+several run at once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.warm_cli import WarmCli
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # one at a time: they load both cores
 
@@ -51,26 +52,28 @@ def ports() -> Iterator[dict[str, int]]:
         silent.close()
 
 
-def run(verb: list[str], settings: dict[str, str], home: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+@pytest.fixture(scope="module")
+def cli() -> Iterator[WarmCli]:
+    warm = WarmCli()
+    yield warm
+    warm.close()
+
+
+def run(
+    cli: WarmCli, verb: list[str], settings: dict[str, str], home: Path
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     """One CLI run in a state folder of its own (a shared one would add waits for the promotion lock)."""
     home.mkdir(parents=True)
     mlflow = f"sqlite:///{home / 'mlflow.db'}"
     env = {**os.environ, "PIPELINES_HOME": str(home), "MLFLOW_TRACKING_URI": mlflow, "MLFLOW_REGISTRY_URI": mlflow}
     env.update(settings)
     start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", *verb, "--model", "demo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3 * DEADLINE_SECONDS,
-        cwd=ROOT,
-    )
+    done = cli.run([*verb, "--model", "demo"], env, timeout=3 * DEADLINE_SECONDS)
     return time.monotonic() - start, done
 
 
 def test_every_verb_fails_fast_with_one_line_when_a_store_is_closed_or_silent(
-    ports: dict[str, int], seeded_source: str, home: Path
+    ports: dict[str, int], seeded_source: str, home: Path, cli: WarmCli
 ) -> None:
     cases = []
     for kind, port in ports.items():
@@ -87,7 +90,9 @@ def test_every_verb_fails_fast_with_one_line_when_a_store_is_closed_or_silent(
         cases += [(f"source {kind}", {"PIPELINES_SOURCE_URL": postgres}, verb) for verb in ("retrain", "cadence")]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(
-            pool.map(lambda n_case: run(VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0])), enumerate(cases))
+            pool.map(
+                lambda n_case: run(cli, VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0])), enumerate(cases)
+            )
         )
     for (name, _, verb), (elapsed, done) in zip(cases, results, strict=True):
         where = f"{verb} with the {name}: {elapsed:.0f} s, exit {done.returncode}\n{done.stderr[-1500:]}"

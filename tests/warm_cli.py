@@ -1,0 +1,134 @@
+"""``python -m pipelines`` as processes forked from one warm interpreter, for tests that start many of them.
+
+A retrain process spends most of its life on a small window importing GX, MLflow, XGBoost and Matplotlib. The
+server started here imports them once; each ``run`` forks it into a new process with the given environment,
+arguments and working folder, which then runs ``pipelines.cli.main`` exactly as ``python -m pipelines`` does
+and exits with its status, or dies by a signal: a stop point's SIGKILL reaches only that process. The server
+holds no thread, no open store and no state of the pipeline's, so a child starts as a fresh process would,
+minus the imports. ``python -m pipelines`` itself is started fresh by the CLI's own tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import IO, Any
+
+from tests.conftest import ROOT
+
+WARMED = ("great_expectations", "mlflow", "mlflow.xgboost", "xgboost", "sklearn.metrics", "matplotlib.pyplot")
+SERVER = """
+import atexit, importlib, json, os, select, sys, threading, traceback
+sys.path.insert(0, sys.argv[1])
+for name in json.loads(sys.argv[2]):
+    importlib.import_module(name)
+import pipelines.cli
+if threading.active_count() != 1:
+    raise SystemExit(f"a warm-up import started threads: {threading.enumerate()}")
+print(json.dumps({"ready": os.getpid()}), flush=True)
+
+
+def child(request):
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+    sys.argv = ["pipelines", *request["args"]]
+    code = 1
+    try:
+        code = pipelines.cli.main(request["args"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+running = {}
+while True:
+    ready, _, _ = select.select([sys.stdin], [], [], 0.05)
+    if ready:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            child(request)
+        running[pid] = request["id"]
+    while running:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            break
+        print(json.dumps({"id": running.pop(pid), "returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+
+class WarmCli:
+    """A server of warm ``python -m pipelines`` processes; ``run`` is ``subprocess.run`` for the CLI."""
+
+    def __init__(self) -> None:
+        self._server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(ROOT), json.dumps(WARMED)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self._server.stdin and self._server.stdout
+        self._requests: IO[str] = self._server.stdin
+        self._answers: IO[str] = self._server.stdout
+        first = self._answers.readline()
+        if not first:
+            raise RuntimeError(f"the warm CLI server did not start (exit {self._server.wait()})")
+        self._folder = tempfile.TemporaryDirectory(prefix="warm-cli-")
+        self._waiting: dict[int, Future[int]] = {}
+        self._lock = threading.Lock()
+        self._count = 0
+        self._reader = threading.Thread(target=self._read_answers, daemon=True)
+        self._reader.start()
+
+    def run(
+        self, args: list[str], env: dict[str, str], timeout: float, cwd: Path = ROOT
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m pipelines *args`` in a forked process; its output captured, as ``subprocess.run``."""
+        with self._lock:
+            self._count += 1
+            number = self._count
+            answer: Future[int] = Future()
+            self._waiting[number] = answer
+            out, err = (Path(self._folder.name) / f"{number}.{kind}" for kind in ("out", "err"))
+            request = {"id": number, "args": args, "env": env, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
+            self._requests.write(json.dumps(request) + "\n")
+            self._requests.flush()
+        code = answer.result(timeout=timeout)
+        return subprocess.CompletedProcess(["python", "-m", "pipelines", *args], code, out.read_text(), err.read_text())
+
+    def close(self) -> None:
+        """Stop the server (children still running are left to finish) and delete the captured output."""
+        self._requests.close()
+        self._server.wait(timeout=60)
+        self._folder.cleanup()
+
+    def _read_answers(self) -> None:
+        for line in self._answers:
+            answer: dict[str, Any] = json.loads(line)
+            with self._lock:
+                future = self._waiting.pop(answer["id"])
+            future.set_result(answer["returncode"])
+        with self._lock:
+            for future in self._waiting.values():
+                future.set_exception(RuntimeError("the warm CLI server stopped"))
