@@ -152,6 +152,8 @@ def mlflow_server(password: str) -> tuple[list[str], dict[str, str]]:
         "MLFLOW_AUTH_CONFIG_PATH": str(config),
         "MLFLOW_AUTH_ADMIN_PASSWORD": password,  # read only while the user store is empty
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secret("mlflow_flask_secret"),
+        # MLflow's job runner (GenAI judges, trace rollups: a process per kind of job) runs nothing of ours
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
     return command, env
 

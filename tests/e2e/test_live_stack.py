@@ -93,6 +93,9 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         assert requests.post(f"{mlflow_url}/registered-models/alias", json=alias, timeout=30).status_code == 401
         search = f"{mlflow_url}/registered-models/search"
         assert requests.get(search, auth=("admin", mlflow_password), timeout=30).status_code == 200
+        # and MLflow runs no job runner of its own (GenAI jobs the pipeline never uses)
+        mlflow_group = members(int((home / "run" / "mlflow.pid").read_text()))
+        assert not [m for m in mlflow_group if "huey" in m or "jobs._job_runner" in m], mlflow_group
         scheduler = process_environment(home, "airflow-scheduler")
         assert scheduler["AIRFLOW__API__BASE_URL"] == f"http://localhost:{port}"
         assert scheduler["MLFLOW_TRACKING_URI"] == f"http://127.0.0.1:{mlflow_port}"
