@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pytest
+
+from pipelines.jobs import process_memory
 
 CHILD = """
 from pathlib import Path
@@ -33,3 +39,20 @@ def test_what_a_stage_freed_is_given_back() -> None:
     # about 190 MiB of Arrow buffers and 250 MiB of heap were freed but kept; what stays is about the 30 MiB held
     kept, left = map(float, done.stdout.split())
     assert kept > 300 and left < 120, (kept, left)
+
+
+def test_without_malloc_trim_only_arrow_memory_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: a C library without malloc_trim (not glibc), or none found, and Arrow's pool watched
+    released: list[str] = []
+
+    class Pool:
+        def release_unused(self) -> None:
+            released.append("arrow")
+
+    monkeypatch.setattr(pa, "default_memory_pool", Pool)
+    for libc in (None, SimpleNamespace()):
+        monkeypatch.setattr(process_memory, "_libc", lambda found=libc: found)
+        # When: a stage gives back what it freed
+        process_memory.release_freed_memory()
+    # Then: Arrow's memory is released each time, and nothing fails for want of malloc_trim
+    assert released == ["arrow", "arrow"]

@@ -89,6 +89,27 @@ def test_day_files_of_differing_types_are_cast_and_split_alike(
     pd.testing.assert_frame_equal(holdout_rows(snapshot, demo_cfg), expected.holdout)
 
 
+def test_a_single_file_snapshot_of_an_older_release_is_split_whole(
+    home: Path, seeded_source: str, demo_cfg: ModelConfig, tmp_path: Path
+) -> None:
+    # Given: the demo window written as one parquet file, as snapshots were before day files, its rows shuffled
+    snapshot = ingest(demo_cfg, AS_OF, seeded_source)
+    single = tmp_path / "0123456789abcdef.parquet"
+    load(snapshot).sample(frac=1.0, random_state=3).to_parquet(single, index=False)
+    older = type(snapshot)(**{**snapshot.to_dict(), "path": str(single)})
+    assert older.files() == (str(single),)
+    expected = split(load(older), demo_cfg, older.window)
+
+    # When: its newest 500 training rows and its holdout are read
+    found = recent_split(older, demo_cfg, newest=500)
+
+    # Then: the one file is sorted whole: the same frames as the whole window's split
+    assert found.train_rows == len(expected.train)
+    pd.testing.assert_frame_equal(found.newest, expected.train.iloc[-500:])
+    pd.testing.assert_frame_equal(found.holdout, expected.holdout)
+    pd.testing.assert_frame_equal(holdout_rows(older, demo_cfg), expected.holdout)
+
+
 def _counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the files ``ordered_split`` opens from now on."""
     read: list[str] = []
