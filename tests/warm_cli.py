@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
@@ -57,18 +58,21 @@ def child(request):
         os._exit(code)
 
 
-running = {}
+# Requests are read with os.read, never a buffered readline: lines a buffer took in would wait unseen by select.
+running, pending, stdin = {}, b"", sys.stdin.fileno()
 while True:
-    ready, _, _ = select.select([sys.stdin], [], [], 0.05)
+    ready, _, _ = select.select([stdin], [], [], 0.05)
     if ready:
-        line = sys.stdin.readline()
-        if not line:
+        chunk = os.read(stdin, 1 << 16)
+        if not chunk:
             break
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            child(request)
-        running[pid] = request["id"]
+        *lines, pending = (pending + chunk).split(b"\\n")
+        for line in lines:
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                child(request)
+            running[pid] = request["id"]
     while running:
         pid, status = os.waitpid(-1, os.WNOHANG)
         if pid == 0:
@@ -105,17 +109,35 @@ class WarmCli:
         self, args: list[str], env: dict[str, str], timeout: float, cwd: Path = ROOT
     ) -> subprocess.CompletedProcess[str]:
         """Run ``python -m pipelines *args`` in a forked process; its output captured, as ``subprocess.run``."""
+        return self.run_all([(args, env)], timeout, cwd)[0]
+
+    def run_all(
+        self, runs: list[tuple[list[str], dict[str, str]]], timeout: float, cwd: Path = ROOT
+    ) -> list[subprocess.CompletedProcess[str]]:
+        """Start every run (arguments, environment) at the same moment, one process each, and wait for all."""
+        started = []
         with self._lock:
-            self._count += 1
-            number = self._count
-            answer: Future[int] = Future()
-            self._waiting[number] = answer
-            out, err = (Path(self._folder.name) / f"{number}.{kind}" for kind in ("out", "err"))
-            request = {"id": number, "args": args, "env": env, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
-            self._requests.write(json.dumps(request) + "\n")
+            lines = []
+            for args, env in runs:
+                self._count += 1
+                out, err = (Path(self._folder.name) / f"{self._count}.{kind}" for kind in ("out", "err"))
+                answer: Future[int] = Future()
+                self._waiting[self._count] = answer
+                started.append((args, answer, out, err))
+                request = {"id": self._count, "args": args, "env": env, "cwd": str(cwd)}
+                lines.append(json.dumps({**request, "stdout": str(out), "stderr": str(err)}) + "\n")
+            self._requests.write("".join(lines))
             self._requests.flush()
-        code = answer.result(timeout=timeout)
-        return subprocess.CompletedProcess(["python", "-m", "pipelines", *args], code, out.read_text(), err.read_text())
+        deadline = time.monotonic() + timeout
+        return [
+            subprocess.CompletedProcess(
+                ["python", "-m", "pipelines", *args],
+                answer.result(timeout=max(0.0, deadline - time.monotonic())),
+                out.read_text(),
+                err.read_text(),
+            )
+            for args, answer, out, err in started
+        ]
 
     def close(self) -> None:
         """Stop the server (children still running are left to finish) and delete the captured output."""

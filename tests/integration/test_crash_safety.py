@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -117,18 +116,18 @@ def using(chain: Chain) -> Iterator[None]:
         yield
 
 
-def retrain(chain: Chain, day: date, stop_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def retrain(chain: Chain, day: date, stop_at: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The arguments and environment of one ``retrain`` of the chain's model."""
     run_env = {**os.environ, **chain.env}
     run_env.pop("PIPELINES_STOP_AT", None)
     if stop_at:
         run_env["PIPELINES_STOP_AT"] = stop_at
-    return chain.cli.run(["retrain", "--model", chain.model, "--as-of", day.isoformat()], run_env, timeout=300)
+    return ["retrain", "--model", chain.model, "--as-of", day.isoformat()], run_env
 
 
 def both(*runs: tuple[Chain, date, str | None]) -> list[subprocess.CompletedProcess[str]]:
-    """Run the retrains at the same time, one process each."""
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        return list(pool.map(lambda run: retrain(*run), runs))
+    """Start the retrains at the same moment, one process each, and wait for all."""
+    return runs[0][0].cli.run_all([retrain(*run) for run in runs], timeout=300)
 
 
 def assert_explained(chain: Chain) -> None:
