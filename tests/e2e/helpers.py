@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, date, datetime
 from typing import Any
 
+RUN_SECONDS = 900
+"""A ``dag.test()`` still running after this long fails its test: it waits without end for an answer that a
+human-in-the-loop task never sees (seen once in CI, with the approver's answer accepted by the api-server)."""
+
 
 def run_once(dag: Any, day: date, conf: dict[str, Any] | None = None) -> Any:
-    """Run ``dag`` for logical date ``day`` with ``dag.test()``; returns the DagRun.
+    """Run ``dag`` for logical date ``day`` with ``dag.test()``; returns the DagRun. Raises TimeoutError after
+    ``RUN_SECONDS``.
 
     Every declared param is passed, at its default unless ``conf`` sets it: a run's params otherwise carry
     over to the next ``dag.test()`` of the same DAG in this process (a ``dry_run`` would stick).
     """
     run_conf = {name: dag.params[name] for name in dag.params} | (conf or {})
-    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=run_conf)
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"dag.test() of {dag.dag_id} for {day} did not finish within {RUN_SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(RUN_SECONDS)
+    try:
+        return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC), run_conf=run_conf)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def asset_events(name: str) -> list[dict[str, Any]]:
