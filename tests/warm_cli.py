@@ -10,7 +10,10 @@ minus the imports. ``python -m pipelines`` itself is started fresh by the CLI's 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,6 +76,7 @@ while True:
             if pid == 0:
                 child(request)
             running[pid] = request["id"]
+            print(json.dumps({"id": request["id"], "pid": pid}), flush=True)
     while running:
         pid, status = os.waitpid(-1, os.WNOHANG)
         if pid == 0:
@@ -82,7 +86,9 @@ while True:
 
 
 class WarmCli:
-    """A server of warm ``python -m pipelines`` processes; ``run`` is ``subprocess.run`` for the CLI."""
+    """A server of warm ``python -m pipelines`` processes; ``run`` is ``subprocess.run`` for the CLI (a run past
+    its timeout is killed and raises ``subprocess.TimeoutExpired``).
+    """
 
     def __init__(self) -> None:
         self._server = subprocess.Popen(
@@ -100,10 +106,10 @@ class WarmCli:
             raise RuntimeError(f"the warm CLI server did not start (exit {self._server.wait()})")
         self._folder = tempfile.TemporaryDirectory(prefix="warm-cli-")
         self._waiting: dict[int, Future[int]] = {}
+        self._pids: dict[int, int] = {}
         self._lock = threading.Lock()
         self._count = 0
-        self._reader = threading.Thread(target=self._read_answers, daemon=True)
-        self._reader.start()
+        threading.Thread(target=self._read_answers, daemon=True).start()
 
     def run(
         self, args: list[str], env: dict[str, str], timeout: float, cwd: Path = ROOT
@@ -123,21 +129,30 @@ class WarmCli:
                 out, err = (Path(self._folder.name) / f"{self._count}.{kind}" for kind in ("out", "err"))
                 answer: Future[int] = Future()
                 self._waiting[self._count] = answer
-                started.append((args, answer, out, err))
+                started.append((self._count, args, answer, out, err))
                 request = {"id": self._count, "args": args, "env": env, "cwd": str(cwd)}
                 lines.append(json.dumps({**request, "stdout": str(out), "stderr": str(err)}) + "\n")
             self._requests.write("".join(lines))
             self._requests.flush()
         deadline = time.monotonic() + timeout
-        return [
-            subprocess.CompletedProcess(
-                ["python", "-m", "pipelines", *args],
-                answer.result(timeout=max(0.0, deadline - time.monotonic())),
-                out.read_text(),
-                err.read_text(),
-            )
-            for args, answer, out, err in started
-        ]
+        done = []
+        for _, args, answer, out, err in started:
+            command = ["python", "-m", "pipelines", *args]
+            try:
+                code = answer.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                self._kill([number for number, *_ in started])
+                raise subprocess.TimeoutExpired(command, timeout) from None
+            done.append(subprocess.CompletedProcess(command, code, out.read_text(), err.read_text()))
+        return done
+
+    def _kill(self, numbers: list[int]) -> None:
+        """SIGKILL the runs still going, as ``subprocess.run`` kills its child on a timeout."""
+        with self._lock:
+            pids = [self._pids[n] for n in numbers if n in self._pids and n in self._waiting]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
         """Stop the server (children still running are left to finish) and delete the captured output."""
@@ -149,6 +164,10 @@ class WarmCli:
         for line in self._answers:
             answer: dict[str, Any] = json.loads(line)
             with self._lock:
+                if "pid" in answer:
+                    self._pids[answer["id"]] = answer["pid"]
+                    continue
+                self._pids.pop(answer["id"], None)
                 future = self._waiting.pop(answer["id"])
             future.set_result(answer["returncode"])
         with self._lock:

@@ -56,14 +56,7 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def cli() -> Iterator[WarmCli]:
-    warm = WarmCli()
-    yield warm
-    warm.close()
-
-
-@pytest.fixture(scope="module")
-def chains(tmp_path_factory: pytest.TempPathFactory, cli: WarmCli) -> dict[str, Chain]:
+def chains(tmp_path_factory: pytest.TempPathFactory, warm_cli: WarmCli) -> dict[str, Chain]:
     """Per model a state folder with the seeded SQLite source and a fast-training config."""
     from pipelines.demo.seed import seed
 
@@ -103,7 +96,7 @@ def chains(tmp_path_factory: pytest.TempPathFactory, cli: WarmCli) -> dict[str, 
             "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
             "MLFLOW_REGISTRY_URI": f"sqlite:///{home / 'mlflow.db'}",
         }
-        found[name] = Chain(name, env, cli)
+        found[name] = Chain(name, env, warm_cli)
     return found
 
 

@@ -52,13 +52,6 @@ def ports() -> Iterator[dict[str, int]]:
         silent.close()
 
 
-@pytest.fixture(scope="module")
-def cli() -> Iterator[WarmCli]:
-    warm = WarmCli()
-    yield warm
-    warm.close()
-
-
 def run(
     cli: WarmCli, verb: list[str], settings: dict[str, str], home: Path
 ) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -73,7 +66,7 @@ def run(
 
 
 def test_every_verb_fails_fast_with_one_line_when_a_store_is_closed_or_silent(
-    ports: dict[str, int], seeded_source: str, home: Path, cli: WarmCli
+    ports: dict[str, int], seeded_source: str, home: Path, warm_cli: WarmCli
 ) -> None:
     cases = []
     for kind, port in ports.items():
@@ -91,7 +84,7 @@ def test_every_verb_fails_fast_with_one_line_when_a_store_is_closed_or_silent(
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(
             pool.map(
-                lambda n_case: run(cli, VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0])), enumerate(cases)
+                lambda n_case: run(warm_cli, VERBS[n_case[1][2]], n_case[1][1], home / str(n_case[0])), enumerate(cases)
             )
         )
     for (name, _, verb), (elapsed, done) in zip(cases, results, strict=True):
