@@ -43,6 +43,12 @@ class ApiServer:
         response.raise_for_status()
         return list(response.json()["hitl_details"])
 
+    def approve_state(self, dag_id: str, run_id: str) -> str:
+        url = f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approve"
+        response = requests.get(url, headers=self.headers, timeout=30)
+        response.raise_for_status()
+        return str(response.json()["state"])
+
     def answer(self, dag_id: str, run_id: str, option: str) -> requests.Response:
         url = f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails"
         return requests.patch(url, headers=self.headers, json={"chosen_options": [option]}, timeout=30)
@@ -116,7 +122,12 @@ def answer_when_asked(
     api: ApiServer, dag_id: str, option: str, seen: dict[str, Any], first: ApiServer | None = None
 ) -> threading.Thread:
     """In the background: wait for the approval request, record what it showed, then answer it (after ``first``
-    tried the same answer, when given)."""
+    tried the same answer, when given) once the task waits for it.
+
+    The request is listed a moment before its task is parked in ``awaiting_input``. On a SQLite metadata DB,
+    where Airflow's row locks do nothing, an answer in that moment is recorded but the task is parked anyway
+    and waits for its deadline (seen in CI: the answer within 100 ms, faster than any person). A person reads
+    the request first; so does this helper, by waiting for the park."""
 
     def run() -> None:
         deadline = time.monotonic() + 600
@@ -125,6 +136,8 @@ def answer_when_asked(
         request = pending[0]
         seen["request"] = request
         run_id = request["task_instance"]["dag_run_id"]
+        while time.monotonic() < deadline and api.approve_state(dag_id, run_id) != "awaiting_input":
+            time.sleep(0.5)
         if first is not None:
             seen["first"] = first.answer(dag_id, run_id, option)
         seen["response"] = api.answer(dag_id, run_id, option)
@@ -208,8 +221,11 @@ def test_unanswered_request_takes_the_configured_default(
 
     def scheduler_sweep() -> None:
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and not api_server.pending(dag.dag_id):
+        while time.monotonic() < deadline and not (pending := api_server.pending(dag.dag_id)):
             time.sleep(1)
+        run_id = pending[0]["task_instance"]["dag_run_id"]
+        while time.monotonic() < deadline and api_server.approve_state(dag.dag_id, run_id) != "awaiting_input":
+            time.sleep(0.5)
         time.sleep(3)
         # when nobody answers, the scheduler's own timeout sweep resolves the request
         SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
