@@ -7,7 +7,8 @@ The rows are ``features.split``'s (``split_rule``: counts per day, then the cut 
 validation rows (early stopping and the validation metrics) are held in memory. In memory, the training rows
 are read once and held as model inputs (``model_frame``, every batch's categories coded alike), which XGBoost's
 passes and the drift profile's two (``profile_parts``) then take; in external memory every one of those passes
-reads them again, in pages of ``PAGE_ROWS``, and only a page is held at a time.
+reads them again, and only a page is held at a time. Either way a batch joins row groups up to ``PAGE_ROWS``
+rows: what XGBoost and pandas pay per batch is paid a few times, not once per day file.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from pipelines.model.split_rule import (
 
 Categories = dict[str, list[str]]
 PAGE_ROWS = 500_000
-"""External memory: a batch (a cached page) holds row groups of at least this many training rows together.
+"""A batch (in external memory, a cached page) holds row groups of at least this many training rows together.
 Each boosting round reads every page and pays per page: at 1M demo rows (35 day files of ~20k training rows)
 training took 159 s in pages of one row group, 23 s in pages of 300k rows, 33 s in pages of 500k rows and 29 s in
-memory (on a machine shared with other work: each figure +-30%)."""
+memory (on a machine shared with other work: each figure +-30%). In memory, a batch per row group cost 1.5 s more
+than one batch for a 7k-row window (pandas and XGBoost's work per batch)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,7 @@ def fit(cfg: ModelConfig, snapshot: Snapshot, external: bool) -> Fitted:
     order = list(source.rule.order)
 
     def batches() -> Iterator[_Batch]:
-        parts = source.parts(partitions[TRAIN], TRAIN)
-        return _batched(_pages(parts) if external else parts, cfg, categories, order)
+        return _batched(_pages(source.parts(partitions[TRAIN], TRAIN)), cfg, categories, order)
 
     held = None if external else list(batches())
     training_batches = batches if held is None else lambda: iter(held)
@@ -174,25 +175,30 @@ def _train(
 
 @dataclass(frozen=True)
 class _Batch:
-    """Training rows as the model takes them: features (``model_frame``), labels, snapshot positions, and the
-    batch's first five rows in ``split``'s order.
+    """Training rows as the model takes them: features (``model_frame``), labels, snapshot positions, the
+    batch's first five rows in ``split``'s order, and the rows of each row group it joins, in order.
     """
 
     features: pd.DataFrame
     label: np.ndarray
     rows: np.ndarray
     firsts: pd.DataFrame
+    groups: tuple[slice, ...]
 
 
 def _batched(
-    parts: Iterator[pd.DataFrame], cfg: ModelConfig, categories: Categories, order: list[str]
+    pages: Iterator[list[pd.DataFrame]], cfg: ModelConfig, categories: Categories, order: list[str]
 ) -> Iterator[_Batch]:
-    """Each non-empty part as a ``_Batch``, every batch's categories coded alike."""
-    for part in parts:
-        if len(part):
-            features = model_frame(part, cfg, categories)
-            firsts = part.sort_values(order, kind="stable").head(5)
-            yield _Batch(features, labels(part, cfg), part[ROW].to_numpy(), firsts)
+    """Each page's non-empty parts joined as a ``_Batch``, every batch's categories coded alike."""
+    for page in pages:
+        parts = [part for part in page if len(part)]
+        if parts:
+            joined = pd.concat(parts) if len(parts) > 1 else parts[0]
+            ends = np.cumsum([len(part) for part in parts]).tolist()
+            groups = tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends, strict=True))
+            features = model_frame(joined, cfg, categories)
+            firsts = joined.sort_values(order, kind="stable").head(5)
+            yield _Batch(features, labels(joined, cfg), joined[ROW].to_numpy(), firsts, groups)
 
 
 class _Fed(xgb.DataIter):
@@ -214,16 +220,16 @@ class _Fed(xgb.DataIter):
         self._batches = self._start()
 
 
-def _pages(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """The rows of ``parts`` in frames of at least ``PAGE_ROWS`` rows (the last one may hold fewer)."""
+def _pages(parts: Iterator[pd.DataFrame]) -> Iterator[list[pd.DataFrame]]:
+    """``parts`` in runs of at least ``PAGE_ROWS`` rows (the last one may hold fewer)."""
     held: list[pd.DataFrame] = []
     for part in parts:
         held.append(part)
         if sum(len(frame) for frame in held) >= PAGE_ROWS:
-            yield pd.concat(held)
+            yield held
             held = []
     if held:
-        yield pd.concat(held)
+        yield held
 
 
 def _cache_parent(snapshot: Snapshot) -> str | None:
@@ -244,14 +250,17 @@ def _profile_and_example(
 ) -> tuple[Profile, pd.DataFrame]:
     """The training rows' drift profile in two passes (``profile_parts``), scores from every ``step``-th row of
     the snapshot as the Dask engine samples them; and the first five training rows in ``split``'s order, as
-    ``model_frame`` gives them (indexed by position).
+    ``model_frame`` gives them (indexed by position). Pass 1 takes a row group at a time, as the Dask engine
+    takes a partition, so both sketch the same parts; pass 2's counts add up alike in any parts.
     """
     numeric, categorical = cfg.columns.numeric, cfg.columns.categorical
     found, scores, firsts = [], [], []
     for batch in batches():
-        sampled = batch.features[batch.rows % step == 0]
-        scores.append(predict(model, sampled, cfg.task) if len(sampled) else np.empty(0))
-        found.append(profile_part(batch.features, numeric, categorical, scores[-1]))
+        kept = np.flatnonzero(batch.rows % step == 0)
+        scores.append(predict(model, batch.features.iloc[kept], cfg.task) if len(kept) else np.empty(0))
+        for rows in batch.groups:
+            scored = slice(*np.searchsorted(kept, [rows.start, rows.stop]))
+            found.append(profile_part(batch.features.iloc[rows], numeric, categorical, scores[-1][scored]))
         firsts.append(batch.firsts)
     bins = profile_bins(found, cfg.drift.bins, cfg.drift.max_categories)
     counts = [part_counts(batch.features, sampled, bins) for batch, sampled in zip(batches(), scores, strict=True)]
