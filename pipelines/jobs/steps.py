@@ -42,7 +42,7 @@ def ingest(cfg: ModelConfig, as_of: date, source_url: str, training_days: int | 
     from pipelines.registry import db
 
     snapshot = read_window(cfg, as_of, source_url, training_days, ledger=DayLedger(db.engine()))
-    release_freed_memory()
+    release_freed_memory(snapshot.rows * len(cfg.columns.all))
     stop_point("ingested")
     return snapshot
 
@@ -56,7 +56,7 @@ def validate(cfg: ModelConfig, snapshot: Snapshot, lineage: Lineage, dry_run: bo
     from pipelines.registry import db
 
     report = run_suite(cfg, snapshot, day_stats=DayStatsStore(db.engine()))
-    release_freed_memory()  # the window the gate held, before training takes memory of its own
+    release_freed_memory(snapshot.rows * len(cfg.columns.all))  # the window the gate held, before training's own
     if not report.success:
         if not dry_run:
             failures = [str(check) for check in report.critical]
