@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.data import window_frame
 from pipelines.data.window_frame import assembled
 
 
@@ -46,8 +47,12 @@ def day(n: int, with_nulls: bool) -> pa.Table:
     )
 
 
+@pytest.mark.parametrize("convert_rows", [250_000, 6, 1])  # the days converted all at once, in twos, one by one
 @pytest.mark.parametrize("nulls", [(False, False, False), (False, True, False), (True, True, True)])
-def test_the_frame_is_one_conversion_s_whatever_days_hold_missing_values(nulls: tuple[bool, ...]) -> None:
+def test_the_frame_is_one_conversion_s_whatever_days_hold_missing_values(
+    nulls: tuple[bool, ...], convert_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(window_frame, "CONVERT_ROWS", convert_rows)
     tables = [day(5, with_nulls) for with_nulls in nulls]
 
     found = assembled(iter(tables), 15)
