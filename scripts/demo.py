@@ -123,7 +123,7 @@ def airflow() -> Iterator[Airflow]:
     url = f"http://127.0.0.1:{port}"
     env = {
         **stack.airflow_environment("127.0.0.1", port, url),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": stack.WARM_EXECUTOR,
         "AIRFLOW__CORE__PARALLELISM": "2",  # one task runs at a time: no need for 32 idle worker processes
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
     }

@@ -38,6 +38,10 @@ MLFLOW_HOST = os.environ.get("MLFLOW_HOST") or "127.0.0.1"
 MLFLOW_PORT = os.environ.get("MLFLOW_PORT") or "5000"
 MLFLOW_ADMIN = "admin"
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+WARM_EXECUTOR = "warm_executor.WarmLocalExecutor"
+"""The LocalExecutor whose tasks start with GX, MLflow and XGBoost already imported (``plugins/warm_executor.py``)."""
+WARM_CELERY_CONFIG = "warm_celery.CELERY_CONFIG"
+"""Under the CeleryExecutor, the same for a Celery worker's tasks (``plugins/warm_celery.py``)."""
 DEMO_PREFIX = "demo-"
 """Process groups ``make demo`` starts for itself carry this prefix; ``make down`` stops them too."""
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -99,10 +103,14 @@ def mlflow_backend() -> str:
 
 def airflow_environment(host: str, port: str, base_url: str) -> dict[str, str]:
     """What every Airflow component must agree on: where the api-server listens and is reached, the JWT secret
-    (made once and kept)."""
+    (made once and kept), the executor (unless ``AIRFLOW__CORE__EXECUTOR`` names one: ``WARM_EXECUTOR``) and the
+    Celery configuration (``WARM_CELERY_CONFIG`` unless set)."""
     reach = local_url(host, port) + urlsplit(base_url).path.rstrip("/")
     return {
         **os.environ,
+        "AIRFLOW__CORE__EXECUTOR": os.environ.get("AIRFLOW__CORE__EXECUTOR") or WARM_EXECUTOR,
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": os.environ.get("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS")
+        or WARM_CELERY_CONFIG,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW__API__HOST": host,
         "AIRFLOW__API__PORT": port,

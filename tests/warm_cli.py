@@ -25,12 +25,11 @@ from typing import IO, Any
 
 from tests.conftest import ROOT
 
-WARMED = ("great_expectations", "mlflow", "mlflow.xgboost", "xgboost", "sklearn.metrics", "matplotlib.pyplot")
 SERVER = """
-import atexit, importlib, json, os, select, sys, threading, traceback
+import atexit, json, os, select, sys, threading, traceback
 sys.path.insert(0, sys.argv[1])
-for name in json.loads(sys.argv[2]):
-    importlib.import_module(name)
+from pipelines.jobs.warm_imports import preload
+preload()
 import pipelines.cli
 if threading.active_count() != 1:
     raise SystemExit(f"a warm-up import started threads: {threading.enumerate()}")
@@ -92,7 +91,7 @@ class WarmCli:
 
     def __init__(self) -> None:
         self._server = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(ROOT), json.dumps(WARMED)],
+            [sys.executable, "-c", SERVER, str(ROOT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -54,12 +54,14 @@ def test_airflow_services_share_one_database_broker_and_registry(compose):
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
         "AIRFLOW__CELERY__BROKER_URL",
         "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS",
         "MLFLOW_TRACKING_URI",
         "PIPELINES_SOURCE_URL",
     ):
         assert len({env[key] for env in envs}) == 1, key
     env = envs[0]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "warm_celery.CELERY_CONFIG"  # plugins/warm_celery.py
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"

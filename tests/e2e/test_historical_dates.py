@@ -69,7 +69,7 @@ def test_a_date_years_ago_runs_every_task_through_the_scheduler(home: Path, airf
     port = free_port()
     env = {
         **os.environ,
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "warm_executor.WarmLocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__API__PORT": str(port),

@@ -60,7 +60,6 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         "PIPELINES_HOME": str(home),
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW_PORT": str(port),
         "MLFLOW_PORT": str(mlflow_port),
@@ -84,6 +83,9 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         assert (home / "run" / "mlflow_admin_password").stat().st_mode & 0o777 == 0o600
         started += process_groups(home)
         wait_for_dag(env, "retrain_demo")
+        # and by default the LocalExecutor's tasks start with the pipeline's libraries imported
+        scheduler_log = (home / "logs" / "airflow-scheduler.log").read_text()
+        assert "tasks forked from this executor start warm" in scheduler_log, scheduler_log[-3000:]
 
         # Then: both servers listen on 127.0.0.1 only; Airflow knows the URL it serves at; MLflow refuses anyone
         # without the admin login, and the Airflow components reach it with that login
@@ -158,6 +160,7 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         assert "2026-02-28" in {v.window_end for v in registry.all_versions("demo")}
         worker_log = (home / "logs" / "airflow-celery-worker.log").read_text()
         assert "retrain_demo" in worker_log
+        assert "tasks forked from this worker start warm" in worker_log, worker_log[-3000:]
     finally:
         down = stack(env, "down")
         started += [pgid for pgid in process_groups(home) if pgid not in started]
