@@ -192,13 +192,18 @@ def _batched(
     """Each page's non-empty parts joined as a ``_Batch``, every batch's categories coded alike."""
     for page in pages:
         parts = [part for part in page if len(part)]
+        page.clear()  # the page's parts are let go of once joined, not held beside the batch
         if parts:
             joined = pd.concat(parts) if len(parts) > 1 else parts[0]
             ends = np.cumsum([len(part) for part in parts]).tolist()
+            del parts
             groups = tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends, strict=True))
-            features = model_frame(joined, cfg, categories)
             firsts = joined.sort_values(order, kind="stable").head(5)
-            yield _Batch(features, labels(joined, cfg), joined[ROW].to_numpy(), firsts, groups)
+            batch = _Batch(
+                model_frame(joined, cfg, categories), labels(joined, cfg), joined[ROW].to_numpy(), firsts, groups
+            )
+            del joined
+            yield batch
 
 
 class _Fed(xgb.DataIter):
