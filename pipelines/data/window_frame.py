@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-CONVERT_ROWS = 250_000
+CONVERT_ROWS = 50_000
 """Day files are converted together up to this many rows: a conversion costs about 10 ms whatever its rows (a
 7k-row window in 49 day files took 0.4 s to convert a day at a time), and a run's Arrow data held beside its
 frame stays small."""
