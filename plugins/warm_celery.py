@@ -24,9 +24,6 @@ CELERY_CONFIG: dict[str, Any] = dict(DEFAULT_CELERY_CONFIG)
 
 @worker_init.connect
 def _preload(**_: Any) -> None:
-    from pipelines.jobs.warm_imports import preload
+    from pipelines.jobs.warm_imports import warm_before_fork
 
-    if threads := preload():
-        log.warning("importing the pipeline's libraries started threads %s: a forked task does not get them", threads)
-    else:
-        log.info("the pipeline's libraries are imported: tasks forked from this worker start warm")
+    warm_before_fork(log, "worker")

@@ -14,21 +14,16 @@ from airflow.executors.local_executor import LocalExecutor
 
 class WarmLocalExecutor(LocalExecutor):
     """The LocalExecutor, its workers forked after ``warm_imports.preload``. When forking is not how
-    multiprocessing starts processes here, or an import started a thread (which a fork would not carry), it
-    says so in the scheduler's log and runs as the stock LocalExecutor does.
+    multiprocessing starts processes here, it says so in the scheduler's log and runs as the stock LocalExecutor
+    does; when an import started a thread, which a fork makes unsafe, it says that too.
     """
 
     def start(self) -> None:
         """Import the heavy libraries, then start as the LocalExecutor does."""
         if self.is_mp_using_fork:
-            from pipelines.jobs.warm_imports import preload
+            from pipelines.jobs.warm_imports import warm_before_fork
 
-            if threads := preload():
-                self.log.warning(
-                    "importing the pipeline's libraries started threads %s: a forked task does not get them", threads
-                )
-            else:
-                self.log.info("the pipeline's libraries are imported: tasks forked from this executor start warm")
+            warm_before_fork(self.log, "executor")
         else:
             self.log.warning("multiprocessing does not fork here: tasks import the pipeline's libraries themselves")
         super().start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from typing import Any, Protocol
 
 HEAVY_MODULES = (
     "great_expectations",
@@ -21,6 +22,14 @@ HEAVY_MODULES = (
     "matplotlib.figure",
     "matplotlib.backends.backend_agg",
 )
+
+
+class _Log(Protocol):
+    """What ``warm_before_fork`` writes to: a stdlib logger, or the structlog one of Airflow's components."""
+
+    def info(self, event: str, *args: Any) -> Any: ...
+
+    def warning(self, event: str, *args: Any) -> Any: ...
 
 
 def preload() -> list[str]:
@@ -37,3 +46,16 @@ def preload() -> list[str]:
     finally:
         gx_log.setLevel(level)
     return sorted(thread.name for thread in threading.enumerate() if thread.ident not in before)
+
+
+def warm_before_fork(log: _Log, forker: str) -> None:
+    """``preload``, then one line in ``log`` saying whether the processes this ``forker`` forks start warm."""
+    if threads := preload():
+        log.warning(
+            "importing the pipeline's libraries started threads %s: a task forked from this %s may hang on a lock "
+            "one of them held",
+            threads,
+            forker,
+        )
+    else:
+        log.info("the pipeline's libraries are imported: tasks forked from this %s start warm", forker)

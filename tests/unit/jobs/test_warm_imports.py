@@ -20,4 +20,25 @@ def test_preload_imports_every_heavy_module_and_starts_no_thread() -> None:
     from pipelines.jobs.warm_imports import HEAVY_MODULES
 
     assert found == {"threads": [], "loaded": list(HEAVY_MODULES)}
-    assert "great_expectations" in HEAVY_MODULES and "xgboost" in HEAVY_MODULES
+
+
+def test_a_thread_started_by_an_import_is_named_in_a_warning(monkeypatch, caplog) -> None:
+    import logging
+    import threading
+
+    from pipelines.jobs import warm_imports
+
+    stop = threading.Event()
+
+    def starts_a_thread() -> list[str]:
+        threading.Thread(target=stop.wait, name="telemetry", daemon=True).start()
+        return ["telemetry"]
+
+    monkeypatch.setattr(warm_imports, "preload", starts_a_thread)
+    try:
+        with caplog.at_level(logging.INFO):
+            warm_imports.warm_before_fork(logging.getLogger("test"), "executor")
+    finally:
+        stop.set()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "started threads ['telemetry']" in caplog.text and "forked from this executor may hang" in caplog.text
