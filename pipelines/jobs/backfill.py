@@ -142,15 +142,25 @@ def start_backfill(api: AirflowAPI, dag_id: str, first: date, last: date, max_ac
     return int(backfill["id"])
 
 
-def backfill_runs(api: AirflowAPI, dag_id: str, backfill_id: int) -> list[RunResult]:
-    """The runs a backfill created, oldest first."""
+def backfill_runs(api: AirflowAPI, dag_id: str, backfill: dict[str, Any]) -> list[RunResult]:
+    """The runs of ``backfill`` (as the API returns it), oldest first: the backfill runs of its dates. The API names
+    no backfill on a run, and a date backfilled again is the same run, re-run.
+    """
     found = api.request(
         "GET",
         f"/api/v2/dags/{dag_id}/dagRuns",
-        params={"run_type": "backfill", "limit": 1000, "order_by": "logical_date"},
+        params={
+            "run_type": "backfill",
+            "logical_date_gte": backfill["from_date"],
+            "logical_date_lte": backfill["to_date"],
+            "limit": 1000,
+            "order_by": "logical_date",
+        },
     )
-    runs = [r for r in found["dag_runs"] if _backfill_of(r) in (None, backfill_id)]
-    return [RunResult((r.get("logical_date") or r["run_after"])[:10], r["dag_run_id"], str(r["state"])) for r in runs]
+    return [
+        RunResult((r.get("logical_date") or r["run_after"])[:10], r["dag_run_id"], str(r["state"]))
+        for r in found["dag_runs"]
+    ]
 
 
 def wait_for_backfill(
@@ -164,19 +174,14 @@ def wait_for_backfill(
     """Poll until Airflow marks the backfill complete (or ``timeout`` seconds pass); returns its runs."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = backfill_runs(api, dag_id, backfill_id)
+        backfill = api.request("GET", f"/api/v2/backfills/{backfill_id}")
+        runs = backfill_runs(api, dag_id, backfill)
         progress(runs)
-        done = api.request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at")
-        if done and all(r.state in FINISHED for r in runs):
+        if backfill.get("completed_at") and all(r.state in FINISHED for r in runs):
             return runs
         if time.monotonic() > deadline:
             raise AirflowAPIError(f"backfill {backfill_id} of {dag_id} not finished after {timeout:.0f} s")
         time.sleep(poll)
-
-
-def _backfill_of(run: dict[str, Any]) -> int | None:
-    value = run.get("backfill_id")
-    return int(value) if value is not None else None
 
 
 def _detail(response: requests.Response) -> str:

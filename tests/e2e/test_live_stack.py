@@ -1,7 +1,7 @@
 """The real stack, started as `make up` starts it (scripts/stack.py): scheduler, dag-processor, api-server
 and triggerer against a PostgreSQL metadata DB, MLflow and the source on PostgreSQL too. The api-server and
 MLflow listen on 127.0.0.1 only, MLflow refuses writes without its generated admin login, and the DAGs train and
-promote through it. Backfills go through the REST API with the CLI; then the same DAG runs once under the
+promote through it. Backfills go through the REST API with the CLI; then an older date is backfilled under the
 CeleryExecutor with a real worker and Redis. `make down` must leave none of the started processes behind."""
 
 from __future__ import annotations
@@ -124,23 +124,8 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         champion = registry.by_alias("demo", registry.CHAMPION)
         assert champion is not None
 
-        # When: an older date is backfilled afterwards
-        older = pipelines_cli(env, "backfill", "--from", "2026-02-20", "--to", "2026-02-20", "--json")
-        assert older.returncode == 0, older.stdout + older.stderr[-3000:]
-
-        # Then: its model is registered but never replaces the newer champion
-        assert registry.by_alias("demo", registry.CHAMPION) == champion
-        old = next(v for v in registry.all_versions("demo") if v.window_end == "2026-02-20")
-        assert old.tags["decision"] == "blocked" and "older window never replaces" in old.tags["decision_reasons"]
-        entries = ledger.entries("demo")
-        assert (entries[0].kind, entries[0].version, entries[0].trigger) == ("blocked", old.version, "backfill")
-        assert sorted(e.window_end for e in entries if e.kind != "blocked") == [
-            "2026-02-25",
-            "2026-02-26",
-            "2026-02-27",
-        ]
-
-        # When: the same stack restarts under the CeleryExecutor with a worker on the local Redis
+        # When: the same stack restarts under the CeleryExecutor with a worker on the local Redis, and an older
+        # date is backfilled there
         down = stack(env, "down")
         assert down.returncode == 0, down.stderr
         celery = {
@@ -153,14 +138,26 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         assert up.returncode == 0, up.stdout + up.stderr
         assert "airflow-celery-worker" in up.stdout
         started += process_groups(home)
-        run_id = trigger(celery, "retrain_demo", "2026-02-28")
+        older = pipelines_cli(celery, "backfill", "--from", "2026-02-20", "--to", "2026-02-20", "--json")
 
         # Then: the run succeeds, executed by the Celery worker
-        assert wait_for_run(celery, "retrain_demo", run_id) == "success"
-        assert "2026-02-28" in {v.window_end for v in registry.all_versions("demo")}
+        assert older.returncode == 0, older.stdout + older.stderr[-3000:]
+        assert [(r["day"], r["state"]) for r in json.loads(older.stdout)["runs"]] == [("2026-02-20", "success")]
         worker_log = (home / "logs" / "airflow-celery-worker.log").read_text()
         assert "retrain_demo" in worker_log
         assert "tasks forked from this worker start warm" in worker_log, worker_log[-3000:]
+
+        # and its model is registered but never replaces the newer champion
+        assert registry.by_alias("demo", registry.CHAMPION) == champion
+        old = next(v for v in registry.all_versions("demo") if v.window_end == "2026-02-20")
+        assert old.tags["decision"] == "blocked" and "older window never replaces" in old.tags["decision_reasons"]
+        entries = ledger.entries("demo")
+        assert (entries[0].kind, entries[0].version, entries[0].trigger) == ("blocked", old.version, "backfill")
+        assert sorted(e.window_end for e in entries if e.kind != "blocked") == [
+            "2026-02-25",
+            "2026-02-26",
+            "2026-02-27",
+        ]
     finally:
         down = stack(env, "down")
         started += [pgid for pgid in process_groups(home) if pgid not in started]
@@ -194,25 +191,3 @@ def wait_for_dag(env: dict[str, str], dag_id: str, timeout: float = 300) -> None
             return
         time.sleep(3)
     raise AssertionError(f"{dag_id} was not parsed within {timeout} s")
-
-
-def trigger(env: dict[str, str], dag_id: str, day: str) -> str:
-    base, headers = api(env)
-    body = {"logical_date": f"{day}T02:00:00Z", "conf": {}}
-    response = requests.post(f"{base}/api/v2/dags/{dag_id}/dagRuns", json=body, headers=headers, timeout=30)
-    assert response.status_code == 200, response.text
-    return str(response.json()["dag_run_id"])
-
-
-def wait_for_run(env: dict[str, str], dag_id: str, run_id: str, timeout: float = 900) -> str:
-    base, headers = api(env)
-    deadline = time.monotonic() + timeout
-    state = "queued"
-    while time.monotonic() < deadline:
-        state = requests.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=headers, timeout=30).json()[
-            "state"
-        ]
-        if state in ("success", "failed"):
-            return str(state)
-        time.sleep(5)
-    return str(state)
