@@ -56,7 +56,7 @@ browser:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-# The whole suite, unit to end-to-end; fails when the tests cover less than 85% of pipelines/.
+# The whole suite, unit to end-to-end; fails when the unit and integration tests cover less than 85% of pipelines/.
 test: lint browser
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --cov --cov-report=term --cov-fail-under=85
 

@@ -123,7 +123,8 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def registry_home(home: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The test's own state folder with its own empty MLflow store."""
+    """The test's own state folder with its own empty MLflow store (a copy: creating one runs MLflow's ~100
+    migrations, seconds per test)."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mlflow_template, home / "mlflow.db")
     # mlflow.set_tracking_uri()/set_registry_uri() export these; pin both so no store leaks into the next test.
@@ -253,8 +254,14 @@ _LEVELS = {"unit": "unit", "integration": "integration", "e2e": "e2e", "dags": "
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its level (unit, integration, e2e) from the folder it is in: ``-m unit`` and so on."""
+    """Mark each test with its level (unit, integration, e2e) from the folder it is in: ``-m unit`` and so on.
+
+    End-to-end tests are not measured for coverage (``no_cover``): they spend their time in Airflow, whose every
+    call coverage's tracer would slow, and the 85% floor holds on the unit and integration tests alone.
+    """
     for item in items:
         level = _LEVELS.get(item.path.relative_to(ROOT / "tests").parts[0])
         if level is not None:
             item.add_marker(level)
+        if level == "e2e":
+            item.add_marker(pytest.mark.no_cover)

@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 from tests.e2e.helpers import run_dag, run_once
 from tests.e2e.test_live_stack import free_port
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 DAY = date(2026, 3, 20)
 USERS = "admin:admin,approver:user"  # simple auth manager users of the api-server: an admin and an approver

@@ -17,7 +17,7 @@ from pipelines.jobs.retrain import retrain
 from pipelines.reports.status import status
 from tests.e2e.helpers import asset_events, retrain_runs_created_by_the_scheduler, run_dag
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 
 def test_clean_data_emits_nothing_and_shifted_data_triggers_one_retrain(

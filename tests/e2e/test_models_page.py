@@ -33,7 +33,7 @@ from pipelines.reports.models_page import DOCS_POLICY
 from tests.conftest import ROOT
 from tests.e2e.test_live_stack import alive, free_port, stack_script
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 SCREENSHOT = ROOT / "tests" / "e2e" / "artifacts" / "models_page.png"
 MLFLOW_UI_URL = "http://localhost:5050"  # only compared with the links, never opened

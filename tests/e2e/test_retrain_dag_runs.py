@@ -11,7 +11,7 @@ from pipelines.registry import versions as registry
 from pipelines.reports.status import status
 from tests.e2e.helpers import run_dag
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 
 def test_nightly_runs_promote_then_never_demote_to_an_older_window(dagbag, seeded_source, monkeypatch):

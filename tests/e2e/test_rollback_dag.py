@@ -13,7 +13,7 @@ from pipelines.registry import ledger
 from pipelines.registry import versions as registry
 from tests.e2e.helpers import run_dag
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 
 def test_rollback_dag_moves_the_champion_records_it_and_tells_slack(dagbag, seeded_source, slack_connection):

@@ -18,7 +18,7 @@ from pipelines.registry.ledger import entries
 from pipelines.registry.lineage import Lineage
 from tests.e2e.helpers import asset_events, retrain_runs_created_by_the_scheduler, run_dag
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 
 def test_decay_after_a_concept_shift_triggers_one_retrain_tagged_performance(

@@ -15,7 +15,7 @@ from pipelines.registry import versions as registry
 from tests.conftest import ROOT
 from tests.e2e.helpers import run_dag
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.usefixtures("registry_home")]
 
 CONFIG = """
 name: delivery_eta
