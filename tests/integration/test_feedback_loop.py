@@ -6,6 +6,7 @@ shift, where decay is confirmed once per cooldown, not every day.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -47,11 +48,26 @@ def predictions(url: str) -> pd.DataFrame:
         engine.dispose()
 
 
-@pytest.fixture
-def champion(registry_home: Path, seeded_source: str) -> str:
-    """A champion trained as of 2026-03-01 on the seeded source (with its calibration stored); the source URL."""
-    outcome = retrain(load_model("demo"), TRAINED_AS_OF, seeded_source)
+@pytest.fixture(scope="module")
+def champion_home(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, seeded_db: Path) -> Path:
+    """A state folder where a champion was trained as of 2026-03-01 on the seeded source (with its calibration
+    stored), built once: the tests that only read it start from a copy."""
+    home = tmp_path_factory.mktemp("champion") / "home"
+    home.mkdir()
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PIPELINES_HOME", str(home))
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        env.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{home / 'mlflow.db'}")
+        outcome = retrain(load_model("demo"), TRAINED_AS_OF, f"sqlite:///{seeded_db}")
     assert outcome.status == "promoted", outcome.reasons
+    return home
+
+
+@pytest.fixture
+def champion(home: Path, champion_home: Path, seeded_source: str) -> str:
+    """This test's state folder, a copy of ``champion_home``, with the seeded source; the source URL."""
+    shutil.copytree(champion_home, home, dirs_exist_ok=True)
     return seeded_source
 
 
@@ -137,13 +153,10 @@ def test_no_champion_or_no_predictions_is_a_clear_error(registry_home: Path, see
 
 
 @pytest.mark.postgres
-def test_postgres_scores_by_copy_with_the_same_rows_as_sqlite(
-    registry_home: Path, seeded_db: Path, postgres_db: str, home: Path
-) -> None:
+def test_postgres_scores_by_copy_with_the_same_rows_as_sqlite(champion: str, postgres_db: str, home: Path) -> None:
     # given the same demo rows in PostgreSQL and in SQLite, and a champion trained on them
-    sqlite_source = f"sqlite:///{seeded_db}"
+    sqlite_source = champion
     seed(postgres_db, date(2026, 1, 1), days=90, rows_per_day=150, seed=3)
-    retrain(load_model("demo"), TRAINED_AS_OF, sqlite_source)
     cfg = scoring_cfg(days=2, batch_rows=120)
     # when scoring reads PostgreSQL in Arrow batches and writes by COPY, twice
     score_window(cfg, date(2026, 3, 5), postgres_db, postgres_db, run_id="pg-1")
