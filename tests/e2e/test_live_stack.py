@@ -143,6 +143,7 @@ def test_backfill_and_celery_on_the_real_stack(home, postgres_databases, monkeyp
         # Then: the run succeeds, executed by the Celery worker
         assert older.returncode == 0, older.stdout + older.stderr[-3000:]
         assert [(r["day"], r["state"]) for r in json.loads(older.stdout)["runs"]] == [("2026-02-20", "success")]
+        assert "[1/1] 2026-02-20 success" in older.stderr, older.stderr[-3000:]
         worker_log = (home / "logs" / "airflow-celery-worker.log").read_text()
         assert "retrain_demo" in worker_log
         assert "tasks forked from this worker start warm" in worker_log, worker_log[-3000:]
