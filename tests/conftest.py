@@ -25,6 +25,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -133,6 +134,19 @@ def registry_home(home: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyP
     return home
 
 
+@contextmanager
+def in_home(home: Path, mlflow_template: Path) -> Iterator[None]:
+    """While the block runs, ``home`` (made, with a copy of the empty MLflow store) is the state folder and its
+    store the tracking and registry store; for fixtures built once and shared, which cannot use ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PIPELINES_HOME", str(home))
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        env.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{home / 'mlflow.db'}")
+        yield
+
+
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, seeded_db: Path) -> Path:
     """A demo model trained once by ``pipelines.train``, exported as a plain MLflow model folder."""
@@ -143,13 +157,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Pat
     from pipelines.model.train import train
 
     root = tmp_path_factory.mktemp("trained-model")
-    home = root / "home"
-    home.mkdir()
-    shutil.copyfile(mlflow_template, home / "mlflow.db")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PIPELINES_HOME", str(home))
-        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        env.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{home / 'mlflow.db'}")
+    with in_home(root / "home", mlflow_template):
         cfg = load_model("demo")
         result = train(cfg, ingest(cfg, TRAINED_AS_OF, f"sqlite:///{seeded_db}"))
         folder = mlflow.artifacts.download_artifacts(

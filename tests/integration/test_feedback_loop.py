@@ -26,6 +26,7 @@ from pipelines.model.features import FeatureError
 from pipelines.performance import batch_score, calibration, store
 from pipelines.performance.batch_score import score_window
 from pipelines.registry.versions import NoChampion
+from tests.conftest import in_home
 
 pytestmark = [pytest.mark.slow]
 
@@ -53,12 +54,7 @@ def champion_home(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Pat
     """A state folder where a champion was trained as of 2026-03-01 on the seeded source (with its calibration
     stored), built once: the tests that only read it start from a copy."""
     home = tmp_path_factory.mktemp("champion") / "home"
-    home.mkdir()
-    shutil.copyfile(mlflow_template, home / "mlflow.db")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PIPELINES_HOME", str(home))
-        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        env.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{home / 'mlflow.db'}")
+    with in_home(home, mlflow_template):
         outcome = retrain(load_model("demo"), TRAINED_AS_OF, f"sqlite:///{seeded_db}")
     assert outcome.status == "promoted", outcome.reasons
     return home
