@@ -123,21 +123,18 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def registry_home(home: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def registry_home(home: Path, mlflow_template: Path) -> Iterator[Path]:
     """The test's own state folder with its own empty MLflow store (a copy: creating one runs MLflow's ~100
     migrations, seconds per test)."""
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(mlflow_template, home / "mlflow.db")
-    # mlflow.set_tracking_uri()/set_registry_uri() export these; pin both so no store leaks into the next test.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{home / 'mlflow.db'}")
-    return home
+    with in_home(home, mlflow_template):
+        yield home
 
 
 @contextmanager
 def in_home(home: Path, mlflow_template: Path) -> Iterator[None]:
     """While the block runs, ``home`` (made, with a copy of the empty MLflow store) is the state folder and its
-    store the tracking and registry store; for fixtures built once and shared, which cannot use ``home``."""
+    store the tracking and registry store (pinned both: mlflow.set_tracking_uri() and set_registry_uri() export
+    them, so no store leaks into the next test)."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mlflow_template, home / "mlflow.db")
     with pytest.MonkeyPatch.context() as env:

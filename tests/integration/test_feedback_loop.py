@@ -52,7 +52,8 @@ def predictions(url: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def champion_home(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, seeded_db: Path) -> Path:
     """A state folder where a champion was trained as of 2026-03-01 on the seeded source (with its calibration
-    stored), built once: the tests that only read it start from a copy."""
+    stored), built once. Tests start from a copy and only read the model: the copy's MLflow experiment still keeps
+    its artifacts in this folder."""
     home = tmp_path_factory.mktemp("champion") / "home"
     with in_home(home, mlflow_template):
         outcome = retrain(load_model("demo"), TRAINED_AS_OF, f"sqlite:///{seeded_db}")
